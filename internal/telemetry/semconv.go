@@ -1,0 +1,174 @@
+package telemetry
+
+import (
+	"context"
+	"math"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the instrumentation scope for the service's own tracers and
+// meters: tp.Tracer(telemetry.ScopeName).
+const ScopeName = "github.com/amplience-ingest/asset-ingest-consumer"
+
+// Attributes the messaging semantic conventions do not define. The NATS ones
+// follow the messaging.<system>.* pattern the conventions use for other
+// systems.
+const (
+	// AttrNATSStream is the JetStream stream a message was read from.
+	AttrNATSStream = attribute.Key("messaging.nats.stream")
+	// AttrNATSStreamSequence is the message's sequence in that stream.
+	AttrNATSStreamSequence = attribute.Key("messaging.nats.stream_sequence")
+	// AttrNATSDeliveryCount is JetStream's delivery count (1 on the first).
+	AttrNATSDeliveryCount = attribute.Key("messaging.nats.delivery_count")
+	// AttrIngestAttempt is the ledger's createAsset attempt number.
+	AttrIngestAttempt = attribute.Key("ingest.attempt")
+)
+
+// messagingSystem is messaging.system for NATS (not an enum value in the
+// conventions, which allow custom values).
+var messagingSystem = semconv.MessagingSystemKey.String("nats")
+
+// Attempt returns the ingest.attempt attribute, for the process span once
+// the ledger has counted the attempt.
+func Attempt(n int) attribute.KeyValue {
+	return AttrIngestAttempt.Int(n)
+}
+
+// ProcessInfo describes one JetStream delivery for [StartProcess].
+type ProcessInfo struct {
+	Subject   string      // the message's subject, e.g. "assets.published.akeneo"
+	Stream    string      // the stream it was read from
+	Consumer  string      // the durable consumer that delivered it
+	Sequence  uint64      // its stream sequence
+	Delivered uint64      // JetStream's delivery count
+	MessageID string      // messaging.message.id (e.g. the CloudEvents id); empty leaves it out
+	Header    nats.Header // the inbound headers, searched for trace context in any case; nil is empty
+	// Link, when valid, is linked from the span, e.g. a replayed event's
+	// original processing parsed from Ingest-Replay-Traceparent with
+	// [ParseTraceparent].
+	Link trace.SpanContext
+}
+
+// SubjectPattern returns subject with its last token replaced by "*"
+// ("assets.ingested.akeneo" becomes "assets.ingested.*"); a subject of one
+// token is returned as is. Every subject family of the service ends with the
+// token naming the publishing system, so the pattern keeps span names low in
+// cardinality while the full subject stays in messaging.destination.name.
+func SubjectPattern(subject string) string {
+	i := strings.LastIndexByte(subject, '.')
+	if i < 0 {
+		return subject
+	}
+	return subject[:i+1] + "*"
+}
+
+// spanName is "<operation> <subject pattern>", or the operation alone when
+// there is no subject.
+func spanName(operation, subject string) string {
+	if subject == "" {
+		return operation
+	}
+	return operation + " " + SubjectPattern(subject)
+}
+
+// ProcessAttributes returns the messaging attributes of a process span for
+// msg: system, operation, destination name and template, consumer group,
+// message id, stream, stream sequence and delivery count. Empty strings and
+// zero numbers are left out.
+func ProcessAttributes(msg ProcessInfo) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{
+		messagingSystem,
+		semconv.MessagingOperationTypeProcess,
+		semconv.MessagingOperationName("process"),
+	}
+	if msg.Subject != "" {
+		attrs = append(attrs,
+			semconv.MessagingDestinationName(msg.Subject),
+			semconv.MessagingDestinationTemplate(SubjectPattern(msg.Subject)))
+	}
+	if msg.Consumer != "" {
+		attrs = append(attrs, semconv.MessagingConsumerGroupName(msg.Consumer))
+	}
+	if msg.MessageID != "" {
+		attrs = append(attrs, semconv.MessagingMessageID(msg.MessageID))
+	}
+	if msg.Stream != "" {
+		attrs = append(attrs, AttrNATSStream.String(msg.Stream))
+	}
+	if msg.Sequence != 0 {
+		attrs = append(attrs, AttrNATSStreamSequence.Int64(clampInt64(msg.Sequence)))
+	}
+	if msg.Delivered != 0 {
+		attrs = append(attrs, AttrNATSDeliveryCount.Int64(clampInt64(msg.Delivered)))
+	}
+	return attrs
+}
+
+// StartProcess starts the consumer span "process <subject pattern>" for one
+// delivery and returns it with a context holding it and any inbound baggage.
+//
+// Its parent is the publisher's context extracted through p from msg.Header
+// (header names in any case). When the headers carry no valid trace context
+// the span is a new root, whatever span ctx already holds. When msg.Link is
+// valid the span links to it, with or without a parent. The caller ends the
+// span, adds [Attempt] when known and records the outcome.
+//
+// With a noop tracer (OTEL_SDK_DISABLED=true) the returned context carries
+// the inbound span context unchanged, so what the service publishes under it
+// continues the publisher's trace.
+func StartProcess(ctx context.Context, tr trace.Tracer, p propagation.TextMapPropagator, msg ProcessInfo) (context.Context, trace.Span) {
+	carrier := HeaderCarrier(msg.Header)
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(ProcessAttributes(msg)...),
+	}
+	inbound := trace.SpanContextFromContext(p.Extract(context.Background(), carrier))
+	if !inbound.IsValid() {
+		opts = append(opts, trace.WithNewRoot())
+	}
+	if msg.Link.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: msg.Link}))
+	}
+	return tr.Start(p.Extract(ctx, carrier), spanName("process", msg.Subject), opts...)
+}
+
+// StartPublish starts the producer span "send <subject pattern>" for a
+// message about to be published on subject, as a child of the span in ctx,
+// and injects its context into h through p (see [Inject]: any trace headers
+// already in h, whatever their case, are replaced). A Nats-Msg-Id header in h
+// becomes messaging.message.id. h must be non-nil for the context to be
+// written. The caller ends the span once the server acknowledged the publish
+// and records any error on it.
+func StartPublish(ctx context.Context, tr trace.Tracer, p propagation.TextMapPropagator, subject string, h nats.Header) (context.Context, trace.Span) {
+	attrs := []attribute.KeyValue{
+		messagingSystem,
+		semconv.MessagingOperationTypeSend,
+		semconv.MessagingOperationName("send"),
+	}
+	if subject != "" {
+		attrs = append(attrs,
+			semconv.MessagingDestinationName(subject),
+			semconv.MessagingDestinationTemplate(SubjectPattern(subject)))
+	}
+	if id := HeaderCarrier(h).Get(nats.MsgIdHdr); id != "" {
+		attrs = append(attrs, semconv.MessagingMessageID(id))
+	}
+	ctx, span := tr.Start(ctx, spanName("send", subject),
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attrs...))
+	Inject(ctx, p, h)
+	return ctx, span
+}
+
+func clampInt64(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
