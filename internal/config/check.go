@@ -1,0 +1,137 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Check lists what keeps the configuration from running the service. needNATSURL is false for
+// `consumer dev`, which starts its own server when NATS_URL is empty. The list is empty when
+// the configuration is complete.
+func (c Config) Check(needNATSURL bool) Problems {
+	var p Problems
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	switch {
+	case c.NATSURL == "" && needNATSURL:
+		add("NATS_URL is empty; set it to the NATS server, e.g. nats://nats:4222 (or use `consumer dev` for an embedded server)")
+	case c.NATSURL != "":
+		for _, u := range strings.Split(c.NATSURL, ",") {
+			if _, err := url.Parse(strings.TrimSpace(u)); err != nil {
+				add("NATS_URL is not a URL list; want nats://host:4222[,nats://host2:4222]")
+				break
+			}
+		}
+	}
+	if c.NATSUser != "" && c.NATSPassword == "" {
+		add("NATS_USER is set but NATS_PASSWORD is empty; set NATS_PASSWORD (or NATS_PASSWORD_FILE)")
+	}
+	if c.NATSPassword != "" && c.NATSUser == "" {
+		add("NATS_PASSWORD is set but NATS_USER is empty; set NATS_USER")
+	}
+	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
+		add("NATS_TLS_CERT and NATS_TLS_KEY go together; set both for a client certificate, or neither")
+	}
+	if c.NATSCreds != "" && c.NATSNKey != "" {
+		add("NATS_CREDS and NATS_NKEY are both set; a connection uses one of them")
+	}
+
+	switch {
+	case c.AmpliencePAT != "" && (c.AmplienceClientID != "" || c.AmplienceClientSecret != ""):
+		add("AMPLIENCE_PAT and AMPLIENCE_CLIENT_ID/AMPLIENCE_CLIENT_SECRET are both set; use either a personal access token or client credentials")
+	case c.AmpliencePAT != "":
+		if !strings.HasPrefix(c.AmpliencePAT, "amp_pat_") {
+			add("AMPLIENCE_PAT does not start with amp_pat_; give a personal access token, or use client credentials")
+		}
+	default:
+		if c.AmplienceClientID == "" {
+			add("AMPLIENCE_CLIENT_ID is empty; set it (with AMPLIENCE_CLIENT_SECRET) or set AMPLIENCE_PAT")
+		}
+		if c.AmplienceClientSecret == "" {
+			add("AMPLIENCE_CLIENT_SECRET is empty; set it (or AMPLIENCE_CLIENT_SECRET_FILE), or set AMPLIENCE_PAT")
+		}
+	}
+	checkURL(add, "AMPLIENCE_API_URL", c.AmplienceAPIURL)
+	if c.AmpliencePAT == "" {
+		checkURL(add, "AMPLIENCE_AUTH_URL", c.AmplienceAuthURL)
+	}
+
+	positive(add, "AMPLIENCE_TIMEOUT", c.AmplienceTimeout)
+	positive(add, "INGEST_ACK_WAIT", c.AckWait)
+	positive(add, "INGEST_BACKOFF_BASE", c.BackoffBase)
+	if c.AmplienceTimeout > 0 && c.AckWait > 0 && c.AmplienceTimeout >= c.AckWait {
+		add("AMPLIENCE_TIMEOUT (%s) must be below INGEST_ACK_WAIT (%s), so a slow call cannot outlive its message", c.AmplienceTimeout, c.AckWait)
+	}
+	if c.BackoffMax < c.BackoffBase {
+		add("INGEST_BACKOFF_MAX (%s) is below INGEST_BACKOFF_BASE (%s); raise it", c.BackoffMax, c.BackoffBase)
+	}
+	if c.Concurrency < 1 {
+		add("INGEST_CONCURRENCY is %d; set at least 1", c.Concurrency)
+	}
+	if c.MaxAttempts < 1 {
+		add("INGEST_MAX_ATTEMPTS is %d; set at least 1", c.MaxAttempts)
+	}
+	if c.MaxAckPending < c.Concurrency {
+		add("INGEST_MAX_ACK_PENDING (%d) is below INGEST_CONCURRENCY (%d); set it to at least replicas × concurrency plus room for waiting retries", c.MaxAckPending, c.Concurrency)
+	}
+	if c.MaxDeliver != 0 && c.MaxDeliver < c.MaxAttempts {
+		add("INGEST_MAX_DELIVER (%d) is below INGEST_MAX_ATTEMPTS (%d); it is only a backstop, leave it unset or raise it", c.MaxDeliver, c.MaxAttempts)
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		add("NATS_STREAM_REPLICAS is %d; JetStream allows 1 to 5", c.StreamReplicas)
+	}
+	if len(c.IngestSubjects) == 0 {
+		add("INGEST_SUBJECTS is empty; set the inbound subjects, e.g. assets.published.>")
+	}
+	for name, v := range map[string]string{
+		"INGEST_STREAM": c.IngestStream, "INGEST_DURABLE": c.IngestDurable, "RESULTS_STREAM": c.ResultsStream,
+		"DLQ_STREAM": c.DLQStream, "ADVISORY_STREAM": c.AdvisoryStream, "LEDGER_BUCKET": c.LedgerBucket,
+	} {
+		if v == "" || strings.ContainsAny(v, " .*>\t") {
+			add("%s %q is not a valid JetStream name; use letters, digits, - and _", name, v)
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		add("LOG_LEVEL %q is unknown; use debug, info, warn or error", c.LogLevel)
+	}
+	switch strings.ToLower(c.LogFormat) {
+	case "json", "text":
+	default:
+		add("LOG_FORMAT %q is unknown; use json or text", c.LogFormat)
+	}
+	return p
+}
+
+// EffectiveMaxDeliver is INGEST_MAX_DELIVER, or max(100, 4 × INGEST_MAX_ATTEMPTS) when unset.
+func (c Config) EffectiveMaxDeliver() int {
+	if c.MaxDeliver > 0 {
+		return c.MaxDeliver
+	}
+	return max(100, 4*c.MaxAttempts)
+}
+
+func checkURL(add func(string, ...any), name, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		add("%s %q is not an http(s) URL", name, redactUserinfo(raw))
+	}
+}
+
+func positive(add func(string, ...any), name string, d time.Duration) {
+	if d <= 0 {
+		add("%s is %s; set a positive duration such as 30s", name, d)
+	}
+}
+
+func redactUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	u.User = nil
+	return u.String()
+}

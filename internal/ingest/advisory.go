@@ -1,0 +1,135 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
+)
+
+// maxDeliveriesAdvisory is the part of JetStream's io.nats.jetstream.advisory.v1.max_deliver
+// advisory the service reads.
+type maxDeliveriesAdvisory struct {
+	Type       string `json:"type"`
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+// Advisories handles the deliveries JetStream gave up on (the consumer's MaxDeliver backstop):
+// for each max-deliveries advisory captured in the advisory stream it fetches the message by
+// sequence and reads the ledger. An entry that is created republishes asset.ingested; any
+// other message is dead-lettered as exhausted with the ledger's attempt count (0 without an
+// entry); a message that aged out of the inbound stream is reported as lost.
+type Advisories struct {
+	p       *Pipeline
+	inbound jetstream.Stream
+	cons    jetstream.Consumer
+	log     *slog.Logger
+}
+
+// NewAdvisories returns a handler that reads advisories from cons (a durable pull consumer on
+// the advisory stream, shared by all replicas) and inbound messages from inbound.
+func NewAdvisories(p *Pipeline, inbound jetstream.Stream, cons jetstream.Consumer, log *slog.Logger) *Advisories {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Advisories{p: p, inbound: inbound, cons: cons, log: log}
+}
+
+// Run handles advisories until ctx ends. An advisory is acked only after its message was
+// settled; one whose handling failed is handed back and tried again.
+func (a *Advisories) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		batch, err := a.cons.Fetch(16, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if ctx.Err() == nil {
+				a.log.Warn("pulling max-deliveries advisories failed", "error", err)
+				sleep(ctx, 2*time.Second)
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			if err := a.handle(ctx, msg.Data()); err != nil {
+				a.log.Error("handling a max-deliveries advisory failed; it will be retried", "error", err)
+				_ = msg.NakWithDelay(5 * time.Second)
+				continue
+			}
+			_ = msg.Ack()
+		}
+		cancel()
+	}
+	return nil
+}
+
+func (a *Advisories) handle(ctx context.Context, body []byte) error {
+	var adv maxDeliveriesAdvisory
+	if err := json.Unmarshal(body, &adv); err != nil {
+		a.log.Error("unreadable max-deliveries advisory; skipped", "error", err)
+		return nil
+	}
+	raw, err := a.inbound.GetMsg(ctx, adv.StreamSeq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		a.log.Error("event lost: JetStream gave up on it and it is no longer in the inbound stream",
+			"stream", adv.Stream, "stream_sequence", adv.StreamSeq, "deliveries", adv.Deliveries)
+		a.p.o.Metrics.outcome(ctx, "lost")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fetching %s:%d: %w", adv.Stream, adv.StreamSeq, err)
+	}
+	d := &delivery{
+		subject: raw.Subject, header: raw.Header, data: raw.Data,
+		stream: adv.Stream, seq: raw.Sequence, delivered: adv.Deliveries, published: raw.Time,
+		settle: noSettle{}, start: a.p.o.Now(),
+	}
+	if d.header == nil {
+		d.header = nats.Header{}
+	}
+	var outcome Outcome
+	outcome = a.p.run(ctx, d, adv.Consumer, a.p.handleGivenUp)
+	if outcome == OutcomeHandedBack {
+		return errors.New("the replica could not settle it now")
+	}
+	return nil
+}
+
+// handleGivenUp settles a message JetStream stopped delivering, per [Advisories].
+func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
+	ev, err := events.Decode(d.subject, d.header, d.data, p.o.Rules)
+	d.ev = ev
+	why := fmt.Errorf("JetStream stopped delivering the event after %d deliveries", d.delivered)
+	if err != nil || ev.Key == "" {
+		return p.deadLetter(ctx, d, nil, failure{class: events.ClassExhausted, err: why})
+	}
+	entry, rev, err := p.ledger.Get(ctx, ev.Key)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return p.deadLetter(ctx, d, nil, failure{class: events.ClassExhausted, err: why})
+	case err != nil:
+		return p.systemic(ctx, d, "reading the ledger", err)
+	case entry.State == ledger.StateCreated:
+		return p.republishIngested(ctx, d, entry)
+	case entry.State == ledger.StateDead && d.replay.Count <= entry.ReplayCount:
+		return p.redeadLetter(ctx, d, entry)
+	}
+	return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: why})
+}
+
+// noSettle settles nothing: JetStream already gave up on the message.
+type noSettle struct{}
+
+func (noSettle) Ack() error                       { return nil }
+func (noSettle) NakWithDelay(time.Duration) error { return nil }
+func (noSettle) TermWithReason(string) error      { return nil }

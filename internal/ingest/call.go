@@ -1,0 +1,173 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
+)
+
+// claimGrace is the clock skew allowed between a claim's first-attempt time and the creation
+// time Amplience records, when reconciliation looks for an asset an earlier attempt created.
+const claimGrace = 5 * time.Second
+
+// call makes the createAsset call the ledger entry (at revision rev) has just counted, and
+// acts on its answer.
+func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64) Outcome {
+	d.span.SetAttributes(attribute.Int("ingest.attempt", entry.Attempts))
+	start := p.o.Now()
+	asset, err := p.api.CreateAsset(ctx, toInput(d.ev.Asset))
+	p.o.Metrics.call(ctx, time.Since(start), err)
+	if err == nil {
+		p.pause.Succeeded()
+		return p.ingested(ctx, d, entry, rev, asset)
+	}
+	if ctx.Err() != nil {
+		// Shutting down mid-call: the call counted (it may have reached Amplience); the next
+		// delivery reconciles.
+		return p.handBack(context.WithoutCancel(ctx), d, "stopping during the call", p.o.Backoff.Base)
+	}
+	d.span.RecordError(err, trace.WithAttributes(attribute.String("error.type", gqlapi.KindOf(err).String())))
+	return p.failed(ctx, d, entry, rev, err, true)
+}
+
+// failed acts on a failed API request for the event. spent says whether the request counted
+// as an attempt (a createAsset call) or was a lookup.
+func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error, spent bool) Outcome {
+	switch gqlapi.KindOf(err) {
+	case gqlapi.KindRateLimited:
+		// Not the event's fault: give the attempt back and wait at least Retry-After.
+		delay := p.o.Backoff.RetryDelay(max(entry.Attempts, 1), gqlapi.RetryAfter(err))
+		if spent {
+			p.unspend(ctx, d, entry, rev)
+		}
+		return p.handBack(ctx, d, "rate limited by the API", delay)
+	case gqlapi.KindRejected:
+		if !spent {
+			return p.retryLater(ctx, d, entry, rev, err)
+		}
+		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected, err: err})
+	case gqlapi.KindPermission:
+		if perr := p.pause.Check(ctx); perr != nil {
+			return p.pauseFor(ctx, d, entry, rev, spent, perr)
+		}
+		if !spent {
+			return p.retryLater(ctx, d, entry, rev, err)
+		}
+		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected, err: err})
+	case gqlapi.KindUnauthorized:
+		if perr := p.pause.Check(ctx); perr != nil {
+			return p.pauseFor(ctx, d, entry, rev, spent, perr)
+		}
+		return p.retryLater(ctx, d, entry, rev, err)
+	default:
+		if p.pause.Suspect(d.ev.Key) {
+			if perr := p.pause.Check(ctx); perr != nil {
+				return p.pauseFor(ctx, d, entry, rev, spent, perr)
+			}
+		}
+		return p.retryLater(ctx, d, entry, rev, err)
+	}
+}
+
+// retryLater handles a transient failure of the event: back off, or dead-letter it as
+// exhausted when this was the last attempt of its budget.
+func (p *Pipeline) retryLater(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error) Outcome {
+	if entry.Attempts >= p.o.MaxAttempts {
+		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: err})
+	}
+	delay := p.o.Backoff.RetryDelay(max(entry.Attempts, 1), gqlapi.RetryAfter(err))
+	p.o.Logger.InfoContext(ctx, "event will be retried", p.logAttrs(d,
+		"outcome", OutcomeRetry, "attempts", entry.Attempts, "delay", delay.String(), "error", err.Error())...)
+	if nerr := d.settle.NakWithDelay(delay); nerr != nil {
+		p.o.Logger.WarnContext(ctx, "nak failed; the event returns after the ack wait", p.logAttrs(d, "error", nerr)...)
+	}
+	return OutcomeRetry
+}
+
+// pauseFor pauses the replica after a failed probe and hands the message back, giving back the
+// attempt: no event pays for the API, its credentials or NATS being down.
+func (p *Pipeline) pauseFor(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, spent bool, probeErr error) Outcome {
+	if spent {
+		p.unspend(ctx, d, entry, rev)
+	}
+	reason := "Amplience probe failed: " + probeErr.Error()
+	p.pause.Pause(reason)
+	return p.handBack(ctx, d, reason, p.o.Backoff.Base)
+}
+
+// unspend gives back the attempt the entry counted for a call that did not count: a 429, or a
+// failure the probe showed to be the system's. A failure to write only costs the event one
+// attempt of its budget.
+func (p *Pipeline) unspend(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64) {
+	if entry.Attempts == 0 {
+		return
+	}
+	entry.Attempts--
+	if _, err := p.ledger.Update(ctx, d.ev.Key, entry, rev); err != nil {
+		p.o.Logger.WarnContext(ctx, "could not give the attempt back", p.logAttrs(d, "error", err)...)
+	}
+}
+
+// reconcile looks for an asset an earlier attempt for this event created: same repository,
+// exactly the event's name, created at or after the claim's first attempt (less clock skew),
+// and not recorded by another event. Of several, the oldest.
+func (p *Pipeline) reconcile(ctx context.Context, d *delivery, entry ledger.Entry) (gqlapi.Asset, bool, error) {
+	since := entry.FirstAttempt.Add(-claimGrace)
+	found, err := p.api.FindByName(ctx, d.ev.Asset.AssetRepositoryID, d.ev.Asset.Name, since)
+	if err != nil {
+		return gqlapi.Asset{}, false, fmt.Errorf("reconciling: %w", err)
+	}
+	for _, a := range found {
+		owner, err := p.ledger.AssetOwner(ctx, a.ID)
+		switch {
+		case errors.Is(err, ledger.ErrNotFound) || (err == nil && owner == d.ev.Key):
+			p.o.Metrics.reconciled(ctx, true)
+			return a, true, nil
+		case err != nil:
+			return gqlapi.Asset{}, false, err
+		}
+	}
+	p.o.Metrics.reconciled(ctx, false)
+	return gqlapi.Asset{}, false, nil
+}
+
+// lookupFailed handles a reconciliation that could not finish: the event may not be called
+// again before it is known whether its asset exists.
+func (p *Pipeline) lookupFailed(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error) Outcome {
+	var gerr *gqlapi.Error
+	if !errors.As(err, &gerr) {
+		return p.systemic(ctx, d, "reading the ledger asset index", err)
+	}
+	return p.failed(ctx, d, entry, rev, err, false)
+}
+
+// toInput maps the event's validated fields onto Amplience's CreateAssetInput.
+func toInput(a events.CreateAsset) gqlapi.CreateAssetInput {
+	return gqlapi.CreateAssetInput{
+		Src:               a.Src,
+		Type:              a.Type,
+		Name:              a.Name,
+		Filename:          a.Filename,
+		AssetRepositoryID: a.AssetRepositoryID,
+		AssetFolderID:     deref(a.AssetFolderID),
+		Label:             deref(a.Label),
+		Locale:            deref(a.Locale),
+		LocaleGroup:       deref(a.LocaleGroup),
+		Tags:              a.Tags,
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,138 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
+)
+
+// failure is a permanent decision about an event: its class and the error behind it.
+type failure struct {
+	class string
+	err   error
+}
+
+// ledgerRef is the event's ledger entry as last read or written; nil when the event has no
+// usable key (an invalid event).
+type ledgerRef struct {
+	entry ledger.Entry
+	rev   uint64
+}
+
+// deadLetter publishes the dead letter and waits for its confirmation, records the entry as
+// dead, publishes asset.ingest_failed, and terminates the message. A failure of any write
+// pauses the replica and hands the message back: it is never dropped.
+func (p *Pipeline) deadLetter(ctx context.Context, d *delivery, ref *ledgerRef, f failure) Outcome {
+	dl := p.deadLetterOf(d, f.class, events.OneLine(events.RedactText(f.err.Error()), 1024), p.o.Now().UTC())
+	attempts := 0
+	if ref != nil {
+		attempts = ref.entry.Attempts
+	}
+	dl.Attempts = attempts
+
+	seq, err := p.publishDeadLetter(ctx, d, dl)
+	if err != nil {
+		return p.systemic(ctx, d, "publishing the dead letter", err)
+	}
+	if ref != nil {
+		entry := ref.entry
+		entry.State, entry.Owner = ledger.StateDead, ""
+		entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = dl.Class, dl.Err, dl.FailedAt, seq
+		if _, err := p.ledger.Update(ctx, d.ev.Key, entry, ref.rev); err != nil && !errors.Is(err, ledger.ErrConflict) {
+			return p.systemic(ctx, d, "recording the dead letter in the ledger", err)
+		} else if err != nil {
+			// The entry changed since it was read: leave the decision to the next delivery,
+			// which reads the entry again (the dead letter is a duplicate within the window).
+			return p.handBack(ctx, d, "ledger entry changed while dead-lettering", p.o.Backoff.Base)
+		}
+	}
+	return p.finishDeadLetter(ctx, d, dl, seq)
+}
+
+// redeadLetter repeats the decision an entry records as dead for a delivery with the same
+// replay count (a crash between dead letter and terminate): the same dead letter, a duplicate
+// the stream drops within its window, then the failure event and the terminate.
+func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery, entry ledger.Entry) Outcome {
+	dl := p.deadLetterOf(d, entry.Class, entry.Error, entry.FailedAt)
+	dl.Attempts = entry.Attempts
+	seq, err := p.publishDeadLetter(ctx, d, dl)
+	if err != nil {
+		return p.systemic(ctx, d, "republishing the dead letter", err)
+	}
+	if entry.DLQSequence != 0 {
+		seq = entry.DLQSequence
+	}
+	return p.finishDeadLetter(ctx, d, dl, seq)
+}
+
+func (p *Pipeline) deadLetterOf(d *delivery, class, msg string, failedAt time.Time) events.DeadLetter {
+	return events.DeadLetter{
+		Stream: d.stream, Sequence: d.seq, Subject: d.subject,
+		PublishedAt: d.published, FailedAt: failedAt,
+		Class: class, Err: msg,
+		EventID: d.ev.ID, EventSource: d.ev.Source,
+	}
+}
+
+// publishDeadLetter publishes the dead letter, falling back per SPEC when the copy cannot be
+// published as it is: header names the client refuses are dropped, and a body over the
+// server's maximum payload is left out. It returns the dead letter's sequence.
+func (p *Pipeline) publishDeadLetter(ctx context.Context, d *delivery, dl events.DeadLetter) (uint64, error) {
+	h := events.DeadLetterHeader(d.header, dl)
+	events.DropUnsendableHeaders(h)
+	body := d.data
+	if p.o.MaxPayload > 0 && int64(len(body)+headerSize(h)+512) > p.o.MaxPayload {
+		h.Set(events.HeaderBodyOmitted, strconv.Itoa(len(body)))
+		body = nil
+	}
+	ack, err := p.publish(ctx, events.DLQSubject(events.SourceToken(d.subject)), h, body, h.Get(events.HeaderMsgID))
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+// finishDeadLetter publishes asset.ingest_failed, then terminates the message.
+func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.DeadLetter, seq uint64) Outcome {
+	failed := events.Failed{
+		Key: d.ev.Key, Stream: dl.Stream, Sequence: dl.Sequence, ReplayCount: d.replay.Count,
+		EventID: d.ev.ID, EventSource: d.ev.Source, Name: d.ev.Asset.Name, Src: d.ev.Asset.Src,
+		ErrorClass: dl.Class, Error: dl.Err, Attempts: dl.Attempts, DLQSequence: seq, Time: dl.FailedAt,
+	}
+	body, err := failed.Marshal()
+	if err != nil {
+		return p.systemic(ctx, d, "encoding asset.ingest_failed", err)
+	}
+	token := events.SourceToken(d.subject)
+	if _, err := p.publish(ctx, events.FailedSubject(token), nats.Header{}, body, failed.ID()); err != nil {
+		return p.systemic(ctx, d, "publishing asset.ingest_failed", err)
+	}
+	if err := d.settle.TermWithReason(dl.Class); err != nil {
+		p.o.Logger.WarnContext(ctx, "terminate failed; a redelivery repeats the dead letter as a duplicate", p.logAttrs(d, "error", err)...)
+	}
+	d.span.SetStatus(codes.Error, dl.Class)
+	d.span.SetAttributes(attribute.String("ingest.error_class", dl.Class), attribute.Int64("ingest.dlq_sequence", int64(seq)))
+	p.o.Metrics.deadLettered(ctx, dl.Class)
+	p.o.Logger.WarnContext(ctx, "event dead-lettered", p.logAttrs(d,
+		"outcome", OutcomeDeadLettered, "class", dl.Class, "error", dl.Err, "attempts", dl.Attempts, "dlq_sequence", seq)...)
+	return OutcomeDeadLettered
+}
+
+// headerSize approximates the encoded size of h.
+func headerSize(h nats.Header) int {
+	n := len("NATS/1.0\r\n\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}

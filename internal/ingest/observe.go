@@ -1,0 +1,137 @@
+package ingest
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Backlog names what the backlog gauges read.
+type Backlog struct {
+	Inbound  jetstream.Stream
+	Consumer jetstream.Consumer
+	DLQ      jetstream.Stream
+	Paused   func() (bool, string)
+	// MaxAge is how long the gauges reuse one reading (10s).
+	MaxAge time.Duration
+}
+
+// backlogReading is one reading of the consumer and dead-letter stream.
+type backlogReading struct {
+	at            time.Time
+	ok            bool
+	pending       int64
+	ackPending    int64
+	oldestAge     float64 // seconds; 0 when nothing is waiting
+	dlqDepth      int64
+	oldestDeadAge float64
+}
+
+// ObserveBacklog registers gauges for what on-call asks first: how many events wait, how old
+// the oldest unprocessed one is (an event not processed within the inbound stream's maximum
+// age is lost, and this age warns first), how many dead letters there are and how old the
+// oldest is, and whether the replica is paused. Readings are taken at scrape time, at most once
+// per MaxAge.
+func ObserveBacklog(meter metric.Meter, b Backlog) error {
+	if b.MaxAge <= 0 {
+		b.MaxAge = 10 * time.Second
+	}
+	var mu sync.Mutex
+	var last backlogReading
+	read := func(ctx context.Context) backlogReading {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last.at) < b.MaxAge {
+			return last
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		last = readBacklog(ctx, b)
+		return last
+	}
+
+	pending, err := meter.Int64ObservableGauge("ingest.consumer.pending", metric.WithUnit("{event}"),
+		metric.WithDescription("Events in the inbound stream not yet delivered to the consumer."))
+	if err != nil {
+		return err
+	}
+	ackPending, err := meter.Int64ObservableGauge("ingest.consumer.ack_pending", metric.WithUnit("{event}"),
+		metric.WithDescription("Events delivered and not yet acked (in flight or waiting for a retry)."))
+	if err != nil {
+		return err
+	}
+	oldest, err := meter.Float64ObservableGauge("ingest.oldest_unprocessed.age", metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest event the consumer has not finished; it must stay well below the inbound stream's maximum age."))
+	if err != nil {
+		return err
+	}
+	dlqDepth, err := meter.Int64ObservableGauge("ingest.dead_letters.depth", metric.WithUnit("{event}"),
+		metric.WithDescription("Dead letters in the dead-letter stream."))
+	if err != nil {
+		return err
+	}
+	dlqAge, err := meter.Float64ObservableGauge("ingest.dead_letters.oldest.age", metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest dead letter."))
+	if err != nil {
+		return err
+	}
+	paused, err := meter.Int64ObservableGauge("ingest.paused", metric.WithUnit("1"),
+		metric.WithDescription("1 while this replica is paused (the reason is on /readyz and in the logs)."))
+	if err != nil {
+		return err
+	}
+	_, err = meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		if b.Paused != nil {
+			p, _ := b.Paused()
+			o.ObserveInt64(paused, boolInt(p))
+		}
+		r := read(ctx)
+		if !r.ok {
+			return nil
+		}
+		o.ObserveInt64(pending, r.pending)
+		o.ObserveInt64(ackPending, r.ackPending)
+		o.ObserveFloat64(oldest, r.oldestAge)
+		o.ObserveInt64(dlqDepth, r.dlqDepth)
+		o.ObserveFloat64(dlqAge, r.oldestDeadAge)
+		return nil
+	}, pending, ackPending, oldest, dlqDepth, dlqAge, paused)
+	return err
+}
+
+func readBacklog(ctx context.Context, b Backlog) backlogReading {
+	r := backlogReading{at: time.Now()}
+	ci, err := b.Consumer.Info(ctx)
+	if err != nil {
+		return r
+	}
+	r.pending, r.ackPending = int64(ci.NumPending), int64(ci.NumAckPending)
+	if ci.NumPending+uint64(ci.NumAckPending) > 0 {
+		// The oldest unfinished event is the first one after the ack floor.
+		// (by definition not acked, or the floor would be past it).
+		m, err := b.Inbound.GetMsg(ctx, ci.AckFloor.Stream+1, jetstream.WithGetMsgSubject(">"))
+		if err == nil {
+			r.oldestAge = time.Since(m.Time).Seconds()
+		}
+	}
+	si, err := b.DLQ.Info(ctx)
+	if err != nil {
+		return r
+	}
+	r.dlqDepth = int64(si.State.Msgs)
+	if si.State.Msgs > 0 {
+		r.oldestDeadAge = time.Since(si.State.FirstTime).Seconds()
+	}
+	r.ok = true
+	return r
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

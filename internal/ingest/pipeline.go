@@ -1,0 +1,313 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
+)
+
+// API is what the pipeline needs of Amplience.
+type API interface {
+	CreateAsset(ctx context.Context, in gqlapi.CreateAssetInput) (gqlapi.Asset, error)
+	FindByName(ctx context.Context, repositoryID, name string, createdSince time.Time) ([]gqlapi.Asset, error)
+}
+
+// Publisher publishes to JetStream and waits for the stream's acknowledgement.
+type Publisher interface {
+	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+}
+
+// Outcome is what became of one delivery.
+type Outcome string
+
+// The outcomes of a delivery; see the package documentation.
+const (
+	OutcomeIngested     Outcome = "ingested"
+	OutcomeRetry        Outcome = "retry"
+	OutcomeDeadLettered Outcome = "dead_lettered"
+	OutcomeHandedBack   Outcome = "handed_back"
+)
+
+// Options configure a [Pipeline]. Every field without a default is required.
+type Options struct {
+	Stream   string // inbound stream name, for dead-letter headers and spans
+	Consumer string // durable consumer name, for spans
+	Replica  string // this replica's ledger owner name, unique per process
+
+	Rules       events.Rules
+	MaxAttempts int
+	Backoff     Backoff
+	AckWait     time.Duration
+	// MaxPayload is the server's maximum message size; a dead letter that would exceed it is
+	// published without its body.
+	MaxPayload int64
+
+	Now        func() time.Time // default time.Now
+	Logger     *slog.Logger
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
+	Metrics    *Metrics // nil records nothing
+}
+
+// Pipeline decides and carries out what happens to one delivery. Safe for concurrent use.
+type Pipeline struct {
+	o      Options
+	js     Publisher
+	ledger *ledger.Ledger
+	api    API
+	pause  *Pauser
+
+	mu       sync.Mutex
+	inflight map[string]struct{} // event keys being handled by this replica
+}
+
+// New returns a pipeline.
+func New(js Publisher, l *ledger.Ledger, api API, pause *Pauser, o Options) *Pipeline {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Tracer == nil {
+		o.Tracer = trace.NewNoopTracerProvider().Tracer("")
+	}
+	if o.Propagator == nil {
+		o.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	}
+	return &Pipeline{o: o, js: js, ledger: l, api: api, pause: pause, inflight: make(map[string]struct{})}
+}
+
+// settler settles a delivery; jetstream.Msg is one. Deliveries recovered from a
+// max-deliveries advisory have nothing to settle.
+type settler interface {
+	Ack() error
+	NakWithDelay(delay time.Duration) error
+	TermWithReason(reason string) error
+}
+
+// delivery is one message being handled, with what the pipeline learned about it so far.
+type delivery struct {
+	subject   string
+	header    nats.Header
+	data      []byte
+	stream    string
+	seq       uint64
+	delivered uint64
+	published time.Time // the inbound message's JetStream time
+	settle    settler
+
+	start  time.Time
+	ev     events.Published
+	replay events.ReplayContext
+	span   trace.Span
+}
+
+// Handle decides what happens to msg and carries it out (ack, nak with delay, or term); see the
+// package documentation for the outcomes. It returns the outcome for the caller's accounting.
+func (p *Pipeline) Handle(ctx context.Context, msg jetstream.Msg) Outcome {
+	meta, err := msg.Metadata()
+	if err != nil {
+		// Not a JetStream message: nothing to acknowledge against.
+		p.o.Logger.Error("delivery without JetStream metadata", "subject", msg.Subject(), "error", err)
+		return OutcomeHandedBack
+	}
+	d := &delivery{
+		subject: msg.Subject(), header: msg.Headers(), data: msg.Data(),
+		stream: meta.Stream, seq: meta.Sequence.Stream, delivered: meta.NumDelivered, published: meta.Timestamp,
+		settle: msg, start: p.o.Now(),
+	}
+	if d.header == nil {
+		d.header = nats.Header{}
+	}
+	return p.run(ctx, d, meta.Consumer, p.handle)
+}
+
+// run wraps one delivery's handling in its process span and records its outcome.
+func (p *Pipeline) run(ctx context.Context, d *delivery, consumer string, handle func(context.Context, *delivery) Outcome) Outcome {
+	d.replay = events.ReplayInfo(d.header)
+	info := telemetry.ProcessInfo{
+		Subject: d.subject, Stream: d.stream, Consumer: consumer,
+		Sequence: d.seq, Delivered: d.delivered, Header: d.header,
+	}
+	if d.replay.Traceparent != "" {
+		info.Link, _ = telemetry.ParseTraceparent(d.replay.Traceparent)
+	}
+	ctx, d.span = telemetry.StartProcess(ctx, p.o.Tracer, p.o.Propagator, info)
+	defer d.span.End()
+
+	outcome := handle(ctx, d)
+	d.span.SetAttributes(attribute.String("ingest.outcome", string(outcome)))
+	p.o.Metrics.outcome(ctx, outcome)
+	return outcome
+}
+
+func (p *Pipeline) handle(ctx context.Context, d *delivery) Outcome {
+	ev, err := events.Decode(d.subject, d.header, d.data, p.o.Rules)
+	d.ev = ev
+	if ev.ID != "" {
+		d.span.SetAttributes(attribute.String("messaging.message.id", ev.ID))
+	}
+	if err != nil {
+		return p.deadLetter(ctx, d, nil, failure{class: events.ClassInvalidEvent, err: err})
+	}
+	if paused, reason := p.pause.State(); paused {
+		return p.handBack(ctx, d, "replica paused: "+reason, p.o.Backoff.Base)
+	}
+	if !p.enter(ev.Key) {
+		return p.handBack(ctx, d, "the same event is being handled on this replica", p.o.AckWait/2)
+	}
+	defer p.leave(ev.Key)
+
+	// Each pass reads the entry and acts on it; a compare-and-set conflict means the entry
+	// changed under us, so read it again and decide again.
+	for range 8 {
+		outcome, err := p.decide(ctx, d)
+		if !errors.Is(err, ledger.ErrConflict) {
+			return outcome
+		}
+	}
+	return p.handBack(ctx, d, "ledger entry kept changing", p.o.Backoff.Delay(1))
+}
+
+// decide reads the event's ledger entry and acts on it. It returns ledger.ErrConflict when the
+// entry changed before its first write, so the caller decides again.
+func (p *Pipeline) decide(ctx context.Context, d *delivery) (Outcome, error) {
+	key := d.ev.Key
+	now := p.o.Now().UTC()
+	entry, rev, err := p.ledger.Get(ctx, key)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		p.o.Metrics.ledger(ctx, "miss")
+		entry = ledger.Entry{State: ledger.StatePending, Owner: p.o.Replica, Heartbeat: now,
+			Attempts: 1, FirstAttempt: now, ReplayCount: d.replay.Count}
+		rev, err := p.ledger.Claim(ctx, key, entry)
+		if errors.Is(err, ledger.ErrExists) {
+			return "", ledger.ErrConflict
+		}
+		if err != nil {
+			return p.systemic(ctx, d, "claiming the event in the ledger", err), nil
+		}
+		return p.call(ctx, d, entry, rev), nil
+	case err != nil:
+		return p.systemic(ctx, d, "reading the ledger", err), nil
+	}
+
+	switch entry.State {
+	case ledger.StateCreated:
+		p.o.Metrics.ledger(ctx, "created")
+		return p.republishIngested(ctx, d, entry), nil
+	case ledger.StateDead:
+		p.o.Metrics.ledger(ctx, "dead")
+		if d.replay.Count <= entry.ReplayCount {
+			// A crash between dead letter and terminate: the same decision again.
+			return p.redeadLetter(ctx, d, entry), nil
+		}
+		// A replay: reconcile first, then a fresh budget.
+		entry.State, entry.Attempts, entry.ReplayCount = ledger.StatePending, 0, d.replay.Count
+		entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = "", "", time.Time{}, 0
+		return p.retake(ctx, d, entry, rev, true)
+	default:
+		p.o.Metrics.ledger(ctx, "pending")
+		if entry.Owner != "" && entry.Owner != p.o.Replica && now.Sub(entry.Heartbeat) < p.o.AckWait {
+			wait := entry.Heartbeat.Add(p.o.AckWait).Sub(now)
+			return p.handBack(ctx, d, "claimed by replica "+entry.Owner, max(wait, time.Second)), nil
+		}
+		reconcile := entry.Attempts > 0
+		if d.replay.Count > entry.ReplayCount {
+			entry.Attempts, entry.ReplayCount, reconcile = 0, d.replay.Count, true
+		}
+		return p.retake(ctx, d, entry, rev, reconcile)
+	}
+}
+
+// retake continues an existing entry: reconcile when an earlier call may have created the
+// asset, then spend one attempt from the budget (or dead-letter when it is spent) and call.
+func (p *Pipeline) retake(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, reconcile bool) (Outcome, error) {
+	if reconcile {
+		asset, found, err := p.reconcile(ctx, d, entry)
+		if err != nil {
+			return p.lookupFailed(ctx, d, entry, rev, err), nil
+		}
+		if found {
+			return p.ingested(ctx, d, entry, rev, asset), nil
+		}
+	}
+	if entry.Attempts >= p.o.MaxAttempts {
+		msg := fmt.Sprintf("attempt budget spent: %d createAsset calls made and none confirmed", entry.Attempts)
+		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: errors.New(msg)}), nil
+	}
+	now := p.o.Now().UTC()
+	entry.Attempts++
+	entry.Owner, entry.Heartbeat = p.o.Replica, now
+	if entry.FirstAttempt.IsZero() {
+		entry.FirstAttempt = now
+	}
+	next, err := p.ledger.Update(ctx, d.ev.Key, entry, rev)
+	if errors.Is(err, ledger.ErrConflict) {
+		return "", err
+	}
+	if err != nil {
+		return p.systemic(ctx, d, "counting the attempt in the ledger", err), nil
+	}
+	return p.call(ctx, d, entry, next), nil
+}
+
+func (p *Pipeline) enter(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, busy := p.inflight[key]; busy {
+		return false
+	}
+	p.inflight[key] = struct{}{}
+	return true
+}
+
+func (p *Pipeline) leave(key string) {
+	p.mu.Lock()
+	delete(p.inflight, key)
+	p.mu.Unlock()
+}
+
+// handBack returns the message for later without deciding anything about the event.
+func (p *Pipeline) handBack(ctx context.Context, d *delivery, why string, delay time.Duration) Outcome {
+	p.o.Logger.DebugContext(ctx, "handing the delivery back", p.logAttrs(d, "reason", why, "delay", delay.String())...)
+	if err := d.settle.NakWithDelay(delay); err != nil {
+		p.o.Logger.WarnContext(ctx, "handing the delivery back failed; it returns after the ack wait", p.logAttrs(d, "error", err)...)
+	}
+	return OutcomeHandedBack
+}
+
+// systemic handles a failure of the service's own dependencies (ledger, results, dead letters):
+// the replica pauses and the message is handed back without spending an attempt.
+func (p *Pipeline) systemic(ctx context.Context, d *delivery, doing string, err error) Outcome {
+	reason := fmt.Sprintf("%s failed: %v", doing, err)
+	d.span.RecordError(err)
+	d.span.SetStatus(codes.Error, reason)
+	p.o.Logger.ErrorContext(ctx, "systemic failure", p.logAttrs(d, "doing", doing, "error", err)...)
+	p.pause.Pause(reason)
+	return p.handBack(ctx, d, reason, p.o.Backoff.Base)
+}
+
+func (p *Pipeline) logAttrs(d *delivery, kv ...any) []any {
+	attrs := []any{"subject", d.subject, "stream_sequence", d.seq, "delivered", d.delivered}
+	if d.ev.ID != "" {
+		attrs = append(attrs, "event_id", d.ev.ID, "event_source", d.ev.Source)
+	}
+	return append(attrs, kv...)
+}

@@ -1,0 +1,184 @@
+// Package ledger is the record that gives each event an exactly-once effect on Amplience: one
+// key-value entry per event key holding its claim or its result, changed only with atomic
+// create-if-absent and compare-and-set (SPEC "The ledger").
+//
+// An entry moves from [StatePending] (claimed: a createAsset call may be in flight or may have
+// happened) to [StateCreated] (the asset exists; the completion event is stored byte for byte)
+// or [StateDead] (dead-lettered; a replay with a higher replay count may claim it again). The
+// bucket also holds an index entry per created asset id naming the event that recorded it, so
+// reconciliation never adopts another event's asset.
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// State is the state of one event's entry.
+type State string
+
+// The states of an entry.
+const (
+	StatePending State = "pending"
+	StateCreated State = "created"
+	StateDead    State = "dead"
+)
+
+// Entry is one event's record. Times are UTC.
+type Entry struct {
+	State State `json:"state"`
+
+	// Owner names the replica that holds a pending claim; Heartbeat is when it last refreshed it.
+	Owner     string    `json:"owner,omitempty"`
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
+
+	// Attempts counts createAsset calls started since the last replay, counted before each call.
+	Attempts int `json:"attempts"`
+	// FirstAttempt is when the first call for this event was claimed; reconciliation searches
+	// for assets created since then.
+	FirstAttempt time.Time `json:"first_attempt,omitzero"`
+	// ReplayCount is the Ingest-Replay-Count of the delivery that last claimed the entry.
+	ReplayCount int `json:"replay_count"`
+
+	// AssetID and Completion are set once created: Completion is the asset.ingested event,
+	// byte for byte, so a duplicate delivery republishes exactly the same event.
+	AssetID    string `json:"asset_id,omitempty"`
+	Completion []byte `json:"completion,omitempty"`
+
+	// The dead-letter record: class, one-line error, decision time and the dead letter's
+	// sequence in the dead-letter stream.
+	Class       string    `json:"class,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	FailedAt    time.Time `json:"failed_at,omitzero"`
+	DLQSequence uint64    `json:"dlq_sequence,omitempty"`
+}
+
+// Errors of the ledger. Any other error is a failure to reach or write the bucket, which the
+// pipeline treats as systemic.
+var (
+	// ErrNotFound: the event has no entry (never claimed, or aged out).
+	ErrNotFound = errors.New("ledger: no entry")
+	// ErrExists: Claim found an entry already there.
+	ErrExists = errors.New("ledger: entry exists")
+	// ErrConflict: the entry changed since it was read; read it again and decide again.
+	ErrConflict = errors.New("ledger: entry changed since it was read")
+	// ErrAssetTaken: the asset id is already recorded for another event.
+	ErrAssetTaken = errors.New("ledger: asset recorded by another event")
+)
+
+// Ledger reads and writes entries in one key-value bucket.
+type Ledger struct {
+	kv jetstream.KeyValue
+}
+
+// New returns a ledger over the bucket kv.
+func New(kv jetstream.KeyValue) *Ledger {
+	return &Ledger{kv: kv}
+}
+
+// Get returns the event's entry and its revision, or ErrNotFound.
+func (l *Ledger) Get(ctx context.Context, eventKey string) (Entry, uint64, error) {
+	kve, err := l.kv.Get(ctx, entryKey(eventKey))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return Entry{}, 0, ErrNotFound
+	}
+	if err != nil {
+		return Entry{}, 0, fmt.Errorf("reading ledger entry: %w", err)
+	}
+	var e Entry
+	if err := json.Unmarshal(kve.Value(), &e); err != nil {
+		return Entry{}, 0, fmt.Errorf("decoding ledger entry: %w", err)
+	}
+	return e, kve.Revision(), nil
+}
+
+// Claim creates the event's entry if it has none (atomic create-if-absent) and returns its
+// revision; ErrExists when another delivery got there first.
+func (l *Ledger) Claim(ctx context.Context, eventKey string, e Entry) (uint64, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return 0, fmt.Errorf("encoding ledger entry: %w", err)
+	}
+	rev, err := l.kv.Create(ctx, entryKey(eventKey), b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, ErrExists
+	}
+	if err != nil {
+		return 0, fmt.Errorf("claiming ledger entry: %w", err)
+	}
+	return rev, nil
+}
+
+// Update replaces the entry read at revision rev (compare-and-set) and returns the new
+// revision; ErrConflict when it changed in between.
+func (l *Ledger) Update(ctx context.Context, eventKey string, e Entry, rev uint64) (uint64, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return 0, fmt.Errorf("encoding ledger entry: %w", err)
+	}
+	next, err := l.kv.Update(ctx, entryKey(eventKey), b, rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, ErrConflict
+	}
+	if err != nil {
+		return 0, fmt.Errorf("updating ledger entry: %w", err)
+	}
+	return next, nil
+}
+
+// RecordAsset writes the index entry naming eventKey as the event that created assetID. It is
+// idempotent for the same event and returns ErrAssetTaken when another event recorded it.
+func (l *Ledger) RecordAsset(ctx context.Context, assetID, eventKey string) error {
+	_, err := l.kv.Create(ctx, assetKey(assetID), []byte(eventKey))
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("recording asset in the ledger: %w", err)
+	}
+	owner, err := l.AssetOwner(ctx, assetID)
+	if err != nil {
+		return err
+	}
+	if owner != eventKey {
+		return ErrAssetTaken
+	}
+	return nil
+}
+
+// AssetOwner returns the event key recorded for assetID, or ErrNotFound.
+func (l *Ledger) AssetOwner(ctx context.Context, assetID string) (string, error) {
+	kve, err := l.kv.Get(ctx, assetKey(assetID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading ledger asset index: %w", err)
+	}
+	return string(kve.Value()), nil
+}
+
+// Check reports whether the bucket answers; the pause probe uses it.
+func (l *Ledger) Check(ctx context.Context) error {
+	if _, err := l.kv.Status(ctx); err != nil {
+		return fmt.Errorf("reading ledger bucket status: %w", err)
+	}
+	return nil
+}
+
+// entryKey is the key of an event's entry: "event.<event key>" (the event key is hex).
+func entryKey(eventKey string) string { return "event." + eventKey }
+
+// assetKey is the key of an asset's index entry; asset ids are base64 and may hold characters
+// a key cannot, so the id is hashed.
+func assetKey(assetID string) string {
+	sum := sha256.Sum256([]byte(assetID))
+	return "asset." + hex.EncodeToString(sum[:])
+}

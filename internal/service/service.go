@@ -1,0 +1,286 @@
+// Package service wires the consumer together: NATS and its resources, the Amplience client
+// and the shared request budget, the pipeline, the pull loop, the advisory handler and the
+// HTTP endpoints. `consumer run` and `consumer dev` both start it through [Run], and so do the
+// integration tests.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/ingest"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/ratelimit"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
+)
+
+// Name is the service's name in connection names, User-Agent and telemetry.
+const Name = "asset-ingest-consumer"
+
+// Options are what [Run] needs besides the configuration.
+type Options struct {
+	Config    config.Config
+	Version   string
+	Logger    *slog.Logger
+	Telemetry *telemetry.Telemetry
+
+	// Listener, when set, serves the HTTP endpoints instead of listening on Config.HTTPAddr.
+	Listener net.Listener
+	// Replica names this replica in the ledger; empty: host name, process id and a random
+	// suffix.
+	Replica string
+	// Transport is the base HTTP transport to Amplience; nil: a clone of the default.
+	Transport http.RoundTripper
+	// Ready, when set, is called once with the HTTP address after the consumer is bound.
+	Ready func(httpAddr string)
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// Run runs the service until ctx ends, then drains: it stops pulling, lets in-flight events
+// finish within half the ack wait, and closes the NATS connection. Configuration problems
+// come back as [config.Problems] and [broker.ConfigError] so that the command exits 2.
+func Run(ctx context.Context, o Options) error {
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	limit, sources, err := Parsed(cfg)
+	if err != nil {
+		return err
+	}
+	if o.Replica == "" {
+		o.Replica = replicaName()
+	}
+
+	nc, err := broker.Connect(ctx, broker.ConnectOptions{
+		URL: cfg.NATSURL, Name: Name + " " + o.Replica,
+		CredsFile: cfg.NATSCreds, NKeySeedFile: cfg.NATSNKey, User: cfg.NATSUser, Password: cfg.NATSPassword,
+		Token: cfg.NATSToken, TLSCA: cfg.NATSTLSCA, TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey,
+		Logger: log.With("component", "nats"),
+	})
+	if err != nil {
+		return fmt.Errorf("connecting to NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("opening JetStream: %w", err)
+	}
+	res := Resources(cfg)
+	bound, err := broker.Ensure(ctx, js, res, log.With("component", "resources"))
+	if err != nil {
+		return fmt.Errorf("checking JetStream resources: %w", err)
+	}
+	advCons, err := advisoryConsumer(ctx, bound.Advisories, cfg)
+	if err != nil {
+		return err
+	}
+
+	var limiter *ratelimit.Limiter
+	if !limit.Unlimited() {
+		limiter = ratelimit.New(bound.Ledger, "ratelimit."+apiKeyID(cfg), limit,
+			ratelimit.Options{Logger: log.With("component", "ratelimit")})
+	}
+	tel := o.Telemetry
+	api, err := gqlapi.New(gqlapi.Options{
+		APIURL: cfg.AmplienceAPIURL, AuthURL: cfg.AmplienceAuthURL,
+		ClientID: cfg.AmplienceClientID, ClientSecret: cfg.AmplienceClientSecret, PAT: cfg.AmpliencePAT,
+		Timeout: cfg.AmplienceTimeout, UserAgent: Name + "/" + o.Version,
+		Transport: o.Transport, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
+		Limiter: limiterOrNil(limiter),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the Amplience client: %w", err)
+	}
+
+	led := ledger.New(bound.Ledger)
+	health := newHealth(nc)
+	probe := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, cfg.AmplienceTimeout)
+		defer cancel()
+		return errors.Join(api.Probe(ctx), led.Check(ctx))
+	}
+	pauser := ingest.NewPauser(probe, ingest.PauserOptions{
+		Now: o.Now, Logger: log.With("component", "pause"), OnChange: health.setPaused,
+	})
+	meter := tel.MeterProvider.Meter(Name)
+	metrics, err := ingest.NewMetrics(meter)
+	if err != nil {
+		return fmt.Errorf("creating metrics: %w", err)
+	}
+	if err := ingest.ObserveBacklog(meter, ingest.Backlog{
+		Inbound: bound.Inbound, Consumer: bound.Consumer, DLQ: bound.DLQ, Paused: pauser.State,
+	}); err != nil {
+		return fmt.Errorf("creating backlog metrics: %w", err)
+	}
+	pipe := ingest.New(js, led, api, pauser, ingest.Options{
+		Stream: cfg.IngestStream, Consumer: cfg.IngestDurable, Replica: o.Replica,
+		Rules:       events.Rules{AllowHTTP: cfg.AllowHTTP, DefaultRepositoryID: cfg.AssetRepositoryID, Sources: sources},
+		MaxAttempts: cfg.MaxAttempts,
+		Backoff:     ingest.Backoff{Base: cfg.BackoffBase, Max: cfg.BackoffMax},
+		AckWait:     cfg.AckWait, MaxPayload: nc.MaxPayload(),
+		Now: o.Now, Logger: log.With("component", "pipeline"),
+		Tracer: tel.TracerProvider.Tracer(Name), Propagator: tel.Propagator, Metrics: metrics,
+	})
+	runner := ingest.NewRunner(bound.Consumer, pipe.Handle, pauser, ingest.RunnerOptions{
+		Concurrency: cfg.Concurrency, AckWait: cfg.AckWait,
+		Logger: log.With("component", "runner"), Metrics: metrics, OnBound: health.setBound,
+	})
+	advisories := ingest.NewAdvisories(pipe, bound.Inbound, advCons, log.With("component", "advisories"))
+
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("listening on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	srv := &http.Server{Handler: health.handler(tel.Metrics), ReadHeaderTimeout: 5 * time.Second}
+
+	log.Info("service started", "version", o.Version, "replica", o.Replica, "http", ln.Addr().String(),
+		"stream", cfg.IngestStream, "consumer", cfg.IngestDurable, "concurrency", cfg.Concurrency,
+		"rate_limit", limit.String(), "trace_export", tel.TraceExport)
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = pauser.Run(bg) })
+	wg.Go(func() { _ = advisories.Run(bg) })
+	httpErr := make(chan error, 1)
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			httpErr <- err
+		}
+	})
+	if o.Ready != nil {
+		wg.Go(func() {
+			if health.waitBound(ctx) {
+				o.Ready(ln.Addr().String())
+			}
+		})
+	}
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		_ = runner.Run(runCtx)
+	}()
+	var runErr error
+	select {
+	case <-runnerDone:
+	case err := <-httpErr:
+		runErr = fmt.Errorf("serving HTTP: %w", err)
+		stopRun()
+		<-runnerDone
+	}
+	log.Info("service stopping: no more pulls; in-flight events finished")
+	stopBG()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	wg.Wait()
+	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		log.Warn("draining the NATS connection", "error", err)
+	}
+	return runErr
+}
+
+// Parsed parses the settings that have a syntax of their own; the errors are [config.Problems].
+func Parsed(cfg config.Config) (ratelimit.Limit, events.Sources, error) {
+	var p config.Problems
+	limit, err := ratelimit.ParseLimit(cfg.RateLimit)
+	if err != nil {
+		p = append(p, err.Error())
+	}
+	sources, err := events.ParseSources(cfg.Sources)
+	if err != nil {
+		p = append(p, "INGEST_SOURCES: "+err.Error())
+	}
+	if len(p) > 0 {
+		return limit, sources, p
+	}
+	return limit, sources, nil
+}
+
+// Resources are the JetStream resources the configuration names.
+func Resources(cfg config.Config) broker.Resources {
+	return broker.Resources{
+		InboundStream: cfg.IngestStream, InboundSubjects: cfg.IngestSubjects, Durable: cfg.IngestDurable,
+		ResultsStream: cfg.ResultsStream, DLQStream: cfg.DLQStream, AdvisoryStream: cfg.AdvisoryStream,
+		LedgerBucket: cfg.LedgerBucket, Replicas: cfg.StreamReplicas,
+		AckWait: cfg.AckWait, MaxDeliver: cfg.EffectiveMaxDeliver(), MaxAckPending: cfg.MaxAckPending,
+		Create: cfg.CreateResources,
+	}
+}
+
+// advisoryConsumer binds the durable consumer all replicas share on the advisory stream.
+func advisoryConsumer(ctx context.Context, s jetstream.Stream, cfg config.Config) (jetstream.Consumer, error) {
+	name := cfg.IngestDurable + "-advisories"
+	c, err := s.Consumer(ctx, name)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("looking up consumer %s on %s: %w", name, cfg.AdvisoryStream, err)
+	}
+	if !cfg.CreateResources {
+		return nil, &broker.ConfigError{Problems: []string{fmt.Sprintf(
+			"consumer %s on stream %s does not exist; create it or set INGEST_CREATE_RESOURCES=true", name, cfg.AdvisoryStream)}}
+	}
+	c, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: name, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait: time.Minute, MaxDeliver: -1,
+		Description: "asset-ingest-consumer: dead-letters the events JetStream stopped delivering",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating consumer %s on %s: %w", name, cfg.AdvisoryStream, err)
+	}
+	return c, nil
+}
+
+// apiKeyID names the API key the request budget belongs to, without revealing it.
+func apiKeyID(cfg config.Config) string {
+	key := cfg.AmplienceClientID
+	if cfg.AmpliencePAT != "" {
+		key = cfg.AmpliencePAT
+	}
+	sum := sha256.Sum256([]byte(cfg.AmplienceAuthURL + "\x00" + key))
+	return hex.EncodeToString(sum[:8])
+}
+
+func limiterOrNil(l *ratelimit.Limiter) gqlapi.Limiter {
+	if l == nil {
+		return nil
+	}
+	return l
+}
+
+func replicaName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
