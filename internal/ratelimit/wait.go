@@ -1,0 +1,137 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// reservation is a slot taken in the shared schedule.
+type reservation struct {
+	at    time.Time // when it was taken
+	slot  time.Time // when its holder may send
+	epoch uint64    // the 429 epoch it belongs to
+}
+
+// Wait blocks until the caller may send one request and returns nil; the
+// caller should then send it without delay. One Wait allows one request.
+//
+// Wait returns ctx.Err() (unwrapped) if ctx ends first; the slot it had
+// reserved is then lost to everyone (the shared rate is briefly lower,
+// never higher). It returns an error wrapping ErrUnavailable when the
+// bucket cannot be used for Options.UnavailableAfter: the caller must not
+// send, and should treat the failure as systemic. With an unlimited Limit it
+// returns at once (ctx.Err() if ctx has already ended).
+//
+// A caller may wait long: reservations queue in order, so with C callers
+// waiting on all replicas the last one waits about C intervals (twice that
+// while penalised, and at least until a reported Retry-After has passed).
+func (l *Limiter) Wait(ctx context.Context) error {
+	_, err := l.wait(ctx)
+	return err
+}
+
+// wait is Wait, also returning the granted slot (the zero time when
+// unlimited).
+func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	if l.invalid != nil {
+		return time.Time{}, fmt.Errorf("%w: %w", ErrUnavailable, l.invalid)
+	}
+	start := l.now()
+	if l.lim.Unlimited() {
+		l.granted.Add(1)
+		return time.Time{}, nil
+	}
+	for {
+		r, err := l.reserve(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if r.slot.After(r.at) {
+			if err := l.sleepUntil(ctx, r.slot); err != nil {
+				return time.Time{}, err
+			}
+			// A 429 reported while we slept voids the slot: check the
+			// entry again before sending.
+			valid, err := l.stillValid(ctx, r.epoch)
+			if err != nil {
+				return time.Time{}, err
+			}
+			if !valid {
+				l.voided.Add(1)
+				continue
+			}
+		}
+		l.granted.Add(1)
+		l.waitedNs.Add(int64(l.now().Sub(start)))
+		return r.slot, nil
+	}
+}
+
+// reserve takes the next free slot in the shared schedule. Local callers
+// take turns so that they do not conflict with one another; waiting for the
+// turn is bounded like the reservation itself, so callers queued behind one
+// stuck on a failing bucket fail too instead of queueing for minutes.
+func (l *Limiter) reserve(ctx context.Context) (reservation, error) {
+	turnCtx, cancel := context.WithTimeout(ctx, l.unavailableAfter)
+	defer cancel()
+	select {
+	case l.turn <- struct{}{}:
+	case <-turnCtx.Done():
+		if err := ctx.Err(); err != nil {
+			return reservation{}, err
+		}
+		return reservation{}, fmt.Errorf("%w: another caller has been reserving a slot in bucket %q for %v",
+			ErrUnavailable, l.kv.Bucket(), l.unavailableAfter)
+	}
+	defer func() { <-l.turn }()
+
+	var r reservation
+	err := l.retry(ctx, "reserving a request slot", func(ctx context.Context) error {
+		return l.tryModify(ctx, func(s *state, now time.Time) {
+			slot := max(now.UnixNano(), s.Next, s.HoldUntil)
+			step := l.interval
+			if slot < s.PenaltyUntil {
+				step *= 2
+			}
+			s.Next = slot + int64(step)
+			s.Interval = int64(l.interval)
+			r = reservation{at: now, slot: time.Unix(0, slot), epoch: s.Epoch}
+		})
+	})
+	return r, err
+}
+
+// stillValid reports whether no 429 was reported since a reservation of
+// epoch was made. A missing or unreadable entry (deleted by an operator)
+// voids it too: the holder reserves again in the fresh schedule.
+func (l *Limiter) stillValid(ctx context.Context, epoch uint64) (bool, error) {
+	var valid bool
+	err := l.retry(ctx, "checking a reserved slot", func(ctx context.Context) error {
+		s, rev, err := l.read(ctx)
+		if err != nil {
+			return err
+		}
+		valid = rev != 0 && s.Epoch == epoch
+		return nil
+	})
+	return valid, err
+}
+
+// sleepUntil blocks until t on l's clock, or returns ctx.Err() if ctx ends
+// first.
+func (l *Limiter) sleepUntil(ctx context.Context, t time.Time) error {
+	d := t.Sub(l.now())
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-l.after(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
