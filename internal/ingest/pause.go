@@ -36,6 +36,7 @@ type Pauser struct {
 	wake      chan struct{} // signals Run that a pause began
 	lastProbe time.Time
 	lastErr   error
+	probing   chan struct{} // closed when the running probe ends; nil when none runs
 	suspects  []string
 }
 
@@ -134,22 +135,36 @@ func (p *Pauser) Suspect(eventKey string) bool {
 }
 
 // Check probes, or returns the result of a probe that ran within the minimum probe gap, so a
-// burst of suspicious failures costs at most one probe per gap.
+// burst of suspicious failures costs at most one probe per gap. A caller that arrives while a
+// probe runs waits for its result.
 func (p *Pauser) Check(ctx context.Context) error {
 	p.mu.Lock()
+	if running := p.probing; running != nil {
+		p.mu.Unlock()
+		select {
+		case <-running:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.lastErr
+	}
 	if !p.lastProbe.IsZero() && p.o.Now().Sub(p.lastProbe) < p.o.MinProbeGap {
 		err := p.lastErr
 		p.mu.Unlock()
 		return err
 	}
-	p.lastProbe = p.o.Now()
+	running := make(chan struct{})
+	p.probing = running
 	p.mu.Unlock()
 
 	err := p.probe(ctx)
 
 	p.mu.Lock()
-	p.lastErr = err
+	p.lastProbe, p.lastErr, p.probing = p.o.Now(), err, nil
 	p.mu.Unlock()
+	close(running)
 	return err
 }
 

@@ -117,10 +117,12 @@ func Run(ctx context.Context, o Options) error {
 
 	led := ledger.New(bound.Ledger)
 	health := newHealth(nc)
+	// The probe is bounded by the client's own timeout per request (a wait for the shared
+	// budget is not a failure), and the ledger check by its own.
 	probe := func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, cfg.AmplienceTimeout)
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		return errors.Join(api.Probe(ctx), led.Check(ctx))
+		return errors.Join(api.Probe(ctx), led.Check(lctx))
 	}
 	pauser := ingest.NewPauser(probe, ingest.PauserOptions{
 		Now: o.Now, Logger: log.With("component", "pause"), OnChange: health.setPaused,
