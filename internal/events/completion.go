@@ -1,0 +1,187 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// CloudEvents attributes of the completion events.
+const (
+	CompletionSource    = "urn:asset-ingest-consumer"
+	TypeIngested        = "asset.ingested"
+	TypeIngestFailed    = "asset.ingest_failed"
+	completionMediaType = "application/json"
+	// completionTimeLayout is RFC 3339 in UTC with milliseconds, fixed width,
+	// so that a completion event re-marshalled from the ledger is
+	// byte-identical.
+	completionTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+)
+
+// Ingested is the asset.ingested completion event, published on
+// IngestedSubject(token) with Nats-Msg-Id = ID().
+type Ingested struct {
+	Key, EventID, EventSource string
+	AssetID                   string // Amplience's id of the asset
+	Name, AssetRepositoryID   string
+	Src                       string // written without user-info, query or fragment
+	Attempts                  int    // calls since the last replay
+	DurationMs                int64
+	Time                      time.Time
+}
+
+// ID is the CloudEvents id: "<key>:ingested".
+func (e Ingested) ID() string { return e.Key + ":ingested" }
+
+// Marshal returns the structured CloudEvents JSON. The same Ingested always
+// gives the same bytes (Time is written in UTC with millisecond precision).
+// It fails only when Key is empty: such an event has no id.
+func (e Ingested) Marshal() ([]byte, error) {
+	if e.Key == "" {
+		return nil, errors.New("marshalling asset.ingested: the event key is empty")
+	}
+	return marshalEvent(envelope{
+		SpecVersion: SpecVersion, ID: e.ID(), Source: CompletionSource, Type: TypeIngested,
+		Subject: e.Name, Time: formatTime(e.Time), DataContentType: completionMediaType,
+		Data: ingestedData{
+			EventID: e.EventID, EventSource: e.EventSource, AssetID: e.AssetID, Name: e.Name,
+			AssetRepositoryID: e.AssetRepositoryID, Src: RedactURL(e.Src),
+			Attempts: e.Attempts, DurationMs: e.DurationMs,
+		},
+	})
+}
+
+// Failed is the asset.ingest_failed completion event, published on
+// FailedSubject(token) with Nats-Msg-Id = ID() after the dead letter.
+type Failed struct {
+	// Key is the event key; empty when it could not be read, and then
+	// Stream and Sequence (of the inbound message) name the event.
+	Key         string
+	Stream      string
+	Sequence    uint64
+	ReplayCount int // 0 for an original delivery
+	EventID     string
+	EventSource string
+	Name        string
+	Src         string // written without user-info, query or fragment
+	ErrorClass  string
+	Error       string // written redacted, one line, at most MaxErrorBytes
+	Attempts    int
+	DLQSequence uint64
+	Time        time.Time
+}
+
+// ID is the CloudEvents id: "<key>:failed:<replay count>", or
+// "<stream>:<sequence>:failed:<replay count>" when Key is empty.
+func (e Failed) ID() string {
+	prefix := e.Key
+	if prefix == "" {
+		prefix = e.Stream + ":" + strconv.FormatUint(e.Sequence, 10)
+	}
+	return prefix + ":failed:" + strconv.Itoa(e.ReplayCount)
+}
+
+// Marshal returns the structured CloudEvents JSON; the same Failed always
+// gives the same bytes.
+func (e Failed) Marshal() ([]byte, error) {
+	return marshalEvent(envelope{
+		SpecVersion: SpecVersion, ID: e.ID(), Source: CompletionSource, Type: TypeIngestFailed,
+		Subject: e.Name, Time: formatTime(e.Time), DataContentType: completionMediaType,
+		Data: failedData{
+			EventID: e.EventID, EventSource: e.EventSource, Name: e.Name, Src: RedactURL(e.Src),
+			ErrorClass: e.ErrorClass, Error: OneLine(RedactText(e.Error), MaxErrorBytes),
+			Attempts: e.Attempts, DLQSequence: e.DLQSequence,
+		},
+	})
+}
+
+// envelope is a structured CloudEvent; field order is the JSON order.
+type envelope struct {
+	SpecVersion     string `json:"specversion"`
+	ID              string `json:"id"`
+	Source          string `json:"source"`
+	Type            string `json:"type"`
+	Subject         string `json:"subject,omitempty"`
+	Time            string `json:"time,omitempty"`
+	DataContentType string `json:"datacontenttype"`
+	Data            any    `json:"data"`
+}
+
+type ingestedData struct {
+	EventID           string `json:"eventId"`
+	EventSource       string `json:"eventSource"`
+	AssetID           string `json:"assetId"`
+	Name              string `json:"name"`
+	AssetRepositoryID string `json:"assetRepositoryId"`
+	Src               string `json:"src"`
+	Attempts          int    `json:"attempts"`
+	DurationMs        int64  `json:"durationMs"`
+}
+
+type failedData struct {
+	EventID     string `json:"eventId"`
+	EventSource string `json:"eventSource"`
+	Name        string `json:"name"`
+	Src         string `json:"src"`
+	ErrorClass  string `json:"errorClass"`
+	Error       string `json:"error"`
+	Attempts    int    `json:"attempts"`
+	DLQSequence uint64 `json:"dlqSequence"`
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(completionTimeLayout)
+}
+
+func marshalEvent(ev envelope) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
+		return nil, fmt.Errorf("marshalling %s: %w", ev.Type, err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// DecodeIngested parses an asset.ingested event written by Marshal, for
+// tests and operator tools. Src comes back as written (redacted).
+func DecodeIngested(b []byte) (Ingested, error) {
+	var ev struct {
+		envelope
+		Data ingestedData `json:"data"`
+	}
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return Ingested{}, fmt.Errorf("decoding asset.ingested: %w", err)
+	}
+	key, ok := bytes.CutSuffix([]byte(ev.ID), []byte(":ingested"))
+	if ev.Type != TypeIngested || !ok {
+		return Ingested{}, fmt.Errorf("decoding asset.ingested: type %q id %q is not an asset.ingested event", ev.Type, ev.ID)
+	}
+	t, err := parseOptionalTime(ev.Time)
+	if err != nil {
+		return Ingested{}, fmt.Errorf("decoding asset.ingested: %w", err)
+	}
+	d := ev.Data
+	return Ingested{
+		Key: string(key), EventID: d.EventID, EventSource: d.EventSource, AssetID: d.AssetID,
+		Name: d.Name, AssetRepositoryID: d.AssetRepositoryID, Src: d.Src,
+		Attempts: d.Attempts, DurationMs: d.DurationMs, Time: t,
+	}, nil
+}
+
+func parseOptionalTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: %w", s, err)
+	}
+	return t, nil
+}
