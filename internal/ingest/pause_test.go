@@ -1,0 +1,137 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeProbe answers with err and counts its calls; block, when set, holds each call.
+type fakeProbe struct {
+	mu    sync.Mutex
+	err   error
+	calls atomic.Int32
+	block chan struct{}
+}
+
+func (f *fakeProbe) probe(ctx context.Context) error {
+	f.calls.Add(1)
+	if f.block != nil {
+		<-f.block
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+func (f *fakeProbe) set(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+}
+
+func TestSuspectsCountDistinctEventsInARow(t *testing.T) {
+	t.Parallel()
+	p := NewPauser((&fakeProbe{}).probe, PauserOptions{Suspects: 3})
+	if p.Suspect("a") || p.Suspect("a") || p.Suspect("b") {
+		t.Fatal("two distinct events should not trigger a probe")
+	}
+	if !p.Suspect("c") {
+		t.Fatal("three distinct events in a row should trigger a probe")
+	}
+	p.Succeeded()
+	if p.Suspect("d") {
+		t.Error("a success should start the count again")
+	}
+}
+
+func TestCheckProbesAtMostOncePerGap(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(0, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f := &fakeProbe{err: errors.New("token refused")}
+	p := NewPauser(f.probe, PauserOptions{MinProbeGap: 5 * time.Second, Now: clock})
+	for range 5 {
+		if err := p.Check(context.Background()); err == nil {
+			t.Fatal("Check passed while the probe fails")
+		}
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Errorf("%d probes within one gap, want 1", n)
+	}
+	mu.Lock()
+	now = now.Add(5 * time.Second)
+	mu.Unlock()
+	f.set(nil)
+	if err := p.Check(context.Background()); err != nil {
+		t.Errorf("Check after the gap: %v, want the new probe's pass", err)
+	}
+	if n := f.calls.Load(); n != 2 {
+		t.Errorf("%d probes, want 2", n)
+	}
+}
+
+func TestCheckWaitsForTheProbeInFlight(t *testing.T) {
+	t.Parallel()
+	f := &fakeProbe{err: errors.New("down"), block: make(chan struct{})}
+	p := NewPauser(f.probe, PauserOptions{})
+	results := make(chan error, 3)
+	for range 3 {
+		go func() { results <- p.Check(context.Background()) }()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.calls.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(f.block)
+	for range 3 {
+		if err := <-results; err == nil {
+			t.Error("a caller that arrived during a failing probe was told the system is fine")
+		}
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Errorf("%d probes for three concurrent checks, want 1", n)
+	}
+}
+
+func TestPauseResumesWhenAProbePasses(t *testing.T) {
+	t.Parallel()
+	f := &fakeProbe{err: errors.New("down")}
+	var changes []bool
+	var mu sync.Mutex
+	p := NewPauser(f.probe, PauserOptions{MinProbeGap: 5 * time.Millisecond, MaxProbeGap: 20 * time.Millisecond,
+		OnChange: func(paused bool, _ string) { mu.Lock(); changes = append(changes, paused); mu.Unlock() }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	p.Pause("Amplience probe failed")
+	if paused, reason := p.State(); !paused || reason != "Amplience probe failed" {
+		t.Fatalf("State() = %v, %q", paused, reason)
+	}
+	select {
+	case <-p.Resumed():
+		t.Fatal("Resumed() is closed while paused")
+	default:
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.calls.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	f.set(nil)
+	select {
+	case <-p.Resumed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not resumed after the probe passed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 2 || !changes[0] || changes[1] {
+		t.Errorf("state changes %v, want [true false]", changes)
+	}
+}
