@@ -2,9 +2,278 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/dlq"
 )
 
+// dlqConnectTimeout bounds the wait for NATS: an operator's command reports
+// an unreachable server instead of waiting for it like the service does.
+const dlqConnectTimeout = 10 * time.Second
+
+const dlqUsage = `Usage: consumer dlq <list|show|replay|purge> [flags] [SEQ...]
+
+Operators' dead-letter tools. They read the dead-letter stream DLQ_STREAM (default ASSETS_DLQ)
+and replay to the inbound stream INGEST_STREAM (default ASSETS) through NATS with your own
+credentials: the NATS_* variables as for 'run'; NATS_URL defaults to nats://127.0.0.1:4222.
+
+Subcommands:
+  list    a summary and one row per dead letter (--json: one object per line)
+  show    everything about one dead letter: headers, body, trace id
+  replay  republish dead letters to their original subject, then delete them
+  purge   delete dead letters
+
+Select dead letters by sequence numbers, --class, --subject, --since, --until, --event-id, or
+--all. Run 'consumer dlq <subcommand> --help' for its flags and an example.
+`
+
+const dlqListSynopsis = `Lists dead letters: first a summary (how many, per error class, per original subject, the oldest
+and newest failure time), then one row per dead letter (sequence, failure time, class, original
+subject, event id, attempts, replay count, the error shortened). Without a selection it lists them
+all. With --json it prints only one JSON object per dead letter and line, with the stable fields
+sequence, failedAt, class, subject, dlqSubject, eventId, eventSource, attempts, replayCount,
+error, bodyBytes and bodyOmitted. Text from dead letters is printed with control characters
+escaped.`
+
+const dlqShowSynopsis = `Shows everything about one dead letter: where it came from, its failure (class, error, attempts,
+replay count), the trace ids of the failed processing (from traceparent) and of the publisher,
+every header, and the body, indented when it is JSON. Control characters are escaped.`
+
+const dlqReplaySynopsis = `Republishes the selected dead letters to their original subject in the inbound stream, with their
+original body and the replay headers (Ingest-Replay-Count, Ingest-Replay-Of, Nats-Msg-Id
+replay:<stream>:<seq>), and deletes each one only after the inbound stream acknowledged it. A dead
+letter whose subject is not one of the inbound stream's, or starts with '$', is refused and kept.
+--all and the filters take the dead letters present when the command starts. Interrupting is
+safe: run it again and the inbound stream drops what was already stored (within its duplicate
+window). Asks for confirmation when more than one is selected, unless --yes. Exits 1 when it
+refused or failed any.`
+
+const dlqPurgeSynopsis = `Deletes the selected dead letters from the dead-letter stream for good. --all and the filters take
+the dead letters present when the command starts. Asks for confirmation when more than one is
+selected, unless --yes; --dry-run prints what would be deleted. Exits 1 when it failed any.`
+
 func cmdDLQ(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
-	return usageError{"dlq: not built yet"}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, dlqUsage)
+		return usageError{"dlq: no subcommand given"}
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list":
+		return dlqList(ctx, rest, getenv, stdout, stderr)
+	case "show":
+		return dlqShow(ctx, rest, getenv, stdout, stderr)
+	case "replay":
+		return dlqReplay(ctx, rest, getenv, stdout, stderr)
+	case "purge":
+		return dlqPurge(ctx, rest, getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, dlqUsage)
+		return nil
+	default:
+		fmt.Fprint(stderr, dlqUsage)
+		return usageError{fmt.Sprintf("dlq: unknown subcommand %q", sub)}
+	}
+}
+
+func dlqList(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
+	fs := newFlags("dlq list [flags] [SEQ...]", dlqListSynopsis, "consumer dlq list --class rejected --since 24h --json", stderr)
+	var sf selectionFlags
+	sf.add(fs)
+	asJSON := fs.Bool("json", false, "one JSON object per dead letter and line, nothing else")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	sel, err := sf.selection(pos, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := sel.Check(false); err != nil {
+		return usageError{err.Error()}
+	}
+	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
+		return t.List(ctx, sel, dlq.ListOptions{JSON: *asJSON})
+	})
+}
+
+func dlqShow(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
+	fs := newFlags("dlq show SEQ", dlqShowSynopsis, "consumer dlq show 42", stderr)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"dlq show: give exactly one sequence number"}
+	}
+	seqs, err := parseSeqs(pos)
+	if err != nil {
+		return err
+	}
+	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
+		return t.Show(ctx, seqs[0])
+	})
+}
+
+func dlqReplay(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
+	fs := newFlags("dlq replay [flags] (SEQ... | --all | filters)", dlqReplaySynopsis,
+		"consumer dlq replay --class exhausted --since 2h --rate 20 --dry-run", stderr)
+	var sf selectionFlags
+	sf.add(fs)
+	var o dlq.ReplayOptions
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be replayed or refused; change nothing")
+	fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
+	fs.Float64Var(&o.Rate, "rate", 50, "replays per second (0: no limit)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if o.Rate < 0 {
+		return usageError{"--rate must not be negative"}
+	}
+	sel, err := sf.selection(pos, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := sel.Check(true); err != nil {
+		return usageError{err.Error()}
+	}
+	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
+		_, err := t.Replay(ctx, sel, o)
+		return err
+	})
+}
+
+func dlqPurge(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
+	fs := newFlags("dlq purge [flags] (SEQ... | --all | filters)", dlqPurgeSynopsis, "consumer dlq purge --class invalid_event --until 720h --yes", stderr)
+	var sf selectionFlags
+	sf.add(fs)
+	var o dlq.PurgeOptions
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be deleted; change nothing")
+	fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	sel, err := sf.selection(pos, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := sel.Check(true); err != nil {
+		return usageError{err.Error()}
+	}
+	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
+		_, err := t.Purge(ctx, sel, o)
+		return err
+	})
+}
+
+// withTool connects with the operator's NATS settings, runs fn with a Tool
+// on the configured streams and maps the package's usage errors to exit 2.
+func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, fn func(*dlq.Tool) error) error {
+	url := envOr(getenv, "NATS_URL", "nats://127.0.0.1:4222")
+	cctx, cancel := context.WithTimeout(ctx, dlqConnectTimeout)
+	nc, err := broker.Connect(cctx, natsOptions(getenv, url, "consumer dlq"))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("NATS at %s (NATS_URL) is unreachable or refused the connection: %w", broker.RedactURL(url), err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("opening JetStream: %w", err)
+	}
+	err = fn(&dlq.Tool{
+		JS:            js,
+		DLQStream:     envOr(getenv, "DLQ_STREAM", "ASSETS_DLQ"),
+		InboundStream: envOr(getenv, "INGEST_STREAM", "ASSETS"),
+		Out:           stdout,
+		Err:           stderr,
+		In:            os.Stdin,
+		Now:           time.Now,
+	})
+	if errors.Is(err, dlq.ErrUsage) {
+		return usageError{err.Error()}
+	}
+	return err
+}
+
+// selectionFlags are the selection flags shared by the subcommands.
+type selectionFlags struct {
+	all                               bool
+	class, subject, since, until, eid string
+	limit                             int
+}
+
+func (f *selectionFlags) add(fs *flag.FlagSet) {
+	fs.BoolVar(&f.all, "all", false, "every dead letter present when the command starts")
+	fs.StringVar(&f.class, "class", "", "error class: invalid_event, rejected or exhausted")
+	fs.StringVar(&f.subject, "subject", "", "original (or dead-letter) subject; wildcards * and > allowed")
+	fs.StringVar(&f.since, "since", "", "failed at or after: RFC 3339 time, or a duration ago (24h, 7d)")
+	fs.StringVar(&f.until, "until", "", "failed at or before: RFC 3339 time, or a duration ago (24h, 7d)")
+	fs.StringVar(&f.eid, "event-id", "", "CloudEvents id (Ingest-Event-Id)")
+	fs.IntVar(&f.limit, "limit", 0, "at most this many dead letters, oldest first (0: no limit)")
+}
+
+// selection builds the dlq.Selection of the flags and the positional
+// sequence numbers.
+func (f *selectionFlags) selection(pos []string, now time.Time) (dlq.Selection, error) {
+	seqs, err := parseSeqs(pos)
+	if err != nil {
+		return dlq.Selection{}, err
+	}
+	sel := dlq.Selection{Seqs: seqs, All: f.all, Class: f.class, Subject: f.subject, EventID: f.eid, Limit: f.limit}
+	for _, t := range []struct {
+		name, value string
+		into        *time.Time
+	}{{"--since", f.since, &sel.Since}, {"--until", f.until, &sel.Until}} {
+		if t.value == "" {
+			continue
+		}
+		if *t.into, err = dlq.ParseTime(t.value, now); err != nil {
+			return dlq.Selection{}, usageError{t.name + ": " + err.Error()}
+		}
+	}
+	return sel, nil
+}
+
+func parseSeqs(pos []string) ([]uint64, error) {
+	seqs := make([]uint64, 0, len(pos))
+	for _, p := range pos {
+		n, err := strconv.ParseUint(p, 10, 64)
+		if err != nil || n == 0 {
+			return nil, usageError{fmt.Sprintf("%q is not a sequence number (1, 2, ...)", printable(p))}
+		}
+		seqs = append(seqs, n)
+	}
+	return seqs, nil
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments, which it returns. "--" ends the flags.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
