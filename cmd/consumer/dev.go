@@ -170,9 +170,9 @@ func watchOutcomes(ctx context.Context, url string, stdout io.Writer) error {
 			Type string `json:"type"`
 			Data struct {
 				EventID, Name, AssetID, ErrorClass, Error string
-				Attempts                                   int
-				DurationMs                                 int64
-				DlqSequence                                uint64
+				Attempts                                  int
+				DurationMs                                int64
+				DlqSequence                               uint64
 			} `json:"data"`
 		}
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
