@@ -2,7 +2,6 @@ package dlq
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,45 +26,20 @@ type Letter struct {
 	Data []byte
 }
 
-// addedByGet are the headers a direct get adds to the stored message.
-var addedByGet = []string{
-	jetstream.StreamHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer,
-	jetstream.SubjectHeader, "Nats-Num-Pending", "Nats-Last-Sequence", "Nats-UpTo-Sequence",
-}
-
 func newLetter(m *jetstream.RawStreamMsg) *Letter {
 	h := nats.Header{}
 	for k, vs := range m.Header {
-		if !oneOf(k, addedByGet) {
+		if !events.AddedByGet(k) {
 			h[k] = vs
 		}
 	}
 	return &Letter{Sequence: m.Sequence, Subject: m.Subject, Stored: m.Time, Header: h, Data: m.Data}
 }
 
-func oneOf(name string, names []string) bool {
-	for _, n := range names {
-		if strings.EqualFold(name, n) {
-			return true
-		}
-	}
-	return false
-}
-
 // Get returns the first value of the header name, matched
 // case-insensitively (spellings visited in sorted order), or "" when absent.
 func (l *Letter) Get(name string) string {
-	var best string
-	found := false
-	for k, vs := range l.Header {
-		if strings.EqualFold(k, name) && len(vs) > 0 && (!found || k < best) {
-			best, found = k, true
-		}
-	}
-	if !found {
-		return ""
-	}
-	return l.Header[best][0]
+	return events.HeaderValue(l.Header, name)
 }
 
 // FailedAt is Ingest-Failed-At, or the time the dead letter was stored when

@@ -46,7 +46,7 @@ type DeadLetter struct {
 //     Ingest-Replay-Of and Ingest-Replay-Traceparent when single-valued and
 //     well-formed (see ReplayInfo), which are kept under these spellings;
 //   - Nats-* headers are renamed Ingest-Original-<name as spelled>, except
-//     those that reading a message by sequence adds (see addedByGet);
+//     those that reading a message by sequence adds (see AddedByGet);
 //   - traceparent and tracestate move to Ingest-Original-Traceparent and
 //     Ingest-Original-Tracestate, replaced by d's when d has them;
 //   - Nats-Msg-Id "<stream>:<sequence>" and every Ingest-* header of SPEC's
@@ -62,7 +62,7 @@ func DeadLetterHeader(orig nats.Header, d DeadLetter) nats.Header {
 		case foldPrefix(k, ingestPrefix):
 			// Forgeable service context: dropped; replay headers re-added below.
 		case foldPrefix(k, natsPrefix):
-			if !addedByGet(k) {
+			if !AddedByGet(k) {
 				addValues(out, HeaderOriginalPrefix+k, vs)
 			}
 		case strings.EqualFold(k, HeaderTraceparent):
@@ -117,12 +117,12 @@ func DeadLetterHeader(orig nats.Header, d DeadLetter) nats.Header {
 	return out
 }
 
-// addedByGet reports whether name is a header nats-server adds when a
+// AddedByGet reports whether name is a header nats-server adds when a
 // message is read by sequence (direct get, batched get) or republished, and
 // so not the publisher's: Nats-Stream, Nats-Subject, Nats-Sequence,
 // Nats-Time-Stamp, Nats-Num-Pending, Nats-Last-Sequence, Nats-UpTo-Sequence
 // (nats-server v2.15 server/stream.go).
-func addedByGet(name string) bool {
+func AddedByGet(name string) bool {
 	for _, n := range []string{
 		"Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp",
 		"Nats-Num-Pending", "Nats-Last-Sequence", "Nats-UpTo-Sequence",

@@ -67,6 +67,15 @@ func headerValues(h nats.Header, name string) []string {
 	return out
 }
 
+// HeaderValue returns the first value of the header name, matched case-insensitively
+// (spellings visited in sorted order), or "" when there is none.
+func HeaderValue(h nats.Header, name string) string {
+	if vs := headerValues(h, name); len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
 // singleHeader returns the value of name when h holds exactly one value for
 // it across all spellings of the name.
 func singleHeader(h nats.Header, name string) (string, bool) {
