@@ -51,7 +51,7 @@ func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, 
 		return p.handBack(ctx, d, "rate limited by the API", delay)
 	case gqlapi.KindRejected:
 		if !spent {
-			return p.retryLater(ctx, d, entry, rev, err)
+			return p.retryLater(ctx, d, entry, rev, err, spent)
 		}
 		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected, err: err})
 	case gqlapi.KindPermission:
@@ -59,28 +59,30 @@ func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, 
 			return p.pauseFor(ctx, d, entry, rev, spent, perr)
 		}
 		if !spent {
-			return p.retryLater(ctx, d, entry, rev, err)
+			return p.retryLater(ctx, d, entry, rev, err, spent)
 		}
 		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected, err: err})
 	case gqlapi.KindUnauthorized:
 		if perr := p.pause.Check(ctx); perr != nil {
 			return p.pauseFor(ctx, d, entry, rev, spent, perr)
 		}
-		return p.retryLater(ctx, d, entry, rev, err)
+		return p.retryLater(ctx, d, entry, rev, err, spent)
 	default:
 		if p.pause.Suspect(d.ev.Key) {
 			if perr := p.pause.Check(ctx); perr != nil {
 				return p.pauseFor(ctx, d, entry, rev, spent, perr)
 			}
 		}
-		return p.retryLater(ctx, d, entry, rev, err)
+		return p.retryLater(ctx, d, entry, rev, err, spent)
 	}
 }
 
 // retryLater handles a transient failure of the event: back off, or dead-letter it as
-// exhausted when this was the last attempt of its budget.
-func (p *Pipeline) retryLater(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error) Outcome {
-	if entry.Attempts >= p.o.MaxAttempts {
+// exhausted when this was the last attempt of its budget. A failed lookup (spent false) never
+// exhausts the budget: the last attempt may have created the asset (a crash before its answer),
+// and until a lookup says it did not, the event cannot be declared failed.
+func (p *Pipeline) retryLater(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error, spent bool) Outcome {
+	if spent && entry.Attempts >= p.o.MaxAttempts {
 		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: err})
 	}
 	delay := p.o.Backoff.RetryDelay(max(entry.Attempts, 1), gqlapi.RetryAfter(err))

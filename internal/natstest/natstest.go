@@ -6,6 +6,8 @@
 package natstest
 
 import (
+	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -49,6 +51,29 @@ func RunServer(tb testing.TB, opts ...func(*server.Options)) *server.Server {
 		tb.Fatalf("embedded NATS server not ready for connections after %v", readyTimeout)
 	}
 	return s
+}
+
+// Reuse returns an option for [RunServer] that makes the new server take s's place: it listens
+// on s's port and keeps its JetStream data in s's store directory, so that clients of s reconnect
+// to it and find their streams, consumers and key-value buckets as s left them. Call Reuse while
+// s runs, then shut s down (s.Shutdown and s.WaitForShutdown) before starting the new server.
+// Options given to RunServer for s (authentication, ...) are not carried over: pass them again.
+func Reuse(s *server.Server) func(*server.Options) {
+	port := -1
+	if addr, ok := s.Addr().(*net.TCPAddr); ok {
+		port = addr.Port
+	}
+	// StoreDir names the "jetstream" directory the server made inside Options.StoreDir.
+	dir := s.StoreDir()
+	if filepath.Base(dir) == server.JetStreamStoreDir {
+		dir = filepath.Dir(dir)
+	}
+	return func(o *server.Options) {
+		o.Port = port
+		if dir != "" {
+			o.StoreDir = dir
+		}
+	}
 }
 
 // Connect connects to s with the given extra options and returns the

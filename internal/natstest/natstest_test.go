@@ -34,3 +34,44 @@ func TestRunServerAppliesOptions(t *testing.T) {
 		t.Fatal("JetStream is enabled although the option turned it off")
 	}
 }
+
+func TestReuseKeepsAddressAndStore(t *testing.T) {
+	t.Parallel()
+	s := natstest.RunServer(t)
+	nc, js := natstest.Connect(t, s)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatalf("creating a stream: %v", err)
+	}
+	if _, err := js.Publish(ctx, "t.x", []byte("kept")); err != nil {
+		t.Fatalf("publishing: %v", err)
+	}
+	url := s.ClientURL()
+	reuse := natstest.Reuse(s)
+	s.Shutdown()
+	s.WaitForShutdown()
+
+	s2 := natstest.RunServer(t, reuse)
+	if s2.ClientURL() != url {
+		t.Fatalf("restarted server listens on %s, want %s", s2.ClientURL(), url)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !nc.IsConnected() {
+		if time.Now().After(deadline) {
+			t.Fatal("the client did not reconnect to the restarted server")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stream, err := js.Stream(ctx, "T")
+	if err != nil {
+		t.Fatalf("the stream did not survive the restart: %v", err)
+	}
+	m, err := stream.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatalf("reading message 1 after the restart: %v", err)
+	}
+	if string(m.Data) != "kept" {
+		t.Fatalf("message 1 after the restart is %q, want \"kept\"", m.Data)
+	}
+}
