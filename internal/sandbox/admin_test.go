@@ -122,3 +122,14 @@ func (e *sandboxEnv) state(tb testing.TB) sandbox.State {
 	}
 	return s
 }
+
+func TestHealthz(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, sandbox.Options{})
+	if status, body := env.admin(t, http.MethodGet, "/healthz", ""); status != http.StatusOK {
+		t.Errorf("GET /healthz: %d %s, want 200", status, body)
+	}
+	if status, _ := env.admin(t, http.MethodPost, "/healthz", ""); status != http.StatusMethodNotAllowed {
+		t.Errorf("POST /healthz: %d, want 405", status)
+	}
+}

@@ -195,8 +195,10 @@ func checkOptions(o Options) error {
 //	POST /sandbox/faults       add one fault (a JSON Fault); DELETE /sandbox/faults clears them
 //	POST /sandbox/credentials  {"valid": false|true}, as SetCredentialsValid
 //	POST /sandbox/reset        forget assets, faults, stats and requests; credentials valid again
+//	GET  /healthz              200 while the process serves (for `consumer healthcheck` in a container)
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("POST /oauth/token", s.serveToken)
 	mux.HandleFunc("POST /graphql", s.serveGraphQL)
 	mux.HandleFunc("GET /graphql", s.serveGraphQL)
