@@ -97,9 +97,7 @@ func (a *Advisories) handle(ctx context.Context, body []byte) error {
 	if d.header == nil {
 		d.header = nats.Header{}
 	}
-	var outcome Outcome
-	outcome = a.p.run(ctx, d, adv.Consumer, a.p.handleGivenUp)
-	if outcome == OutcomeHandedBack {
+	if a.p.run(ctx, d, adv.Consumer, a.p.handleGivenUp) == OutcomeHandedBack {
 		return errors.New("the replica could not settle it now")
 	}
 	return nil

@@ -36,8 +36,10 @@ func (f *fakeProbe) set(err error) {
 func TestSuspectsCountDistinctEventsInARow(t *testing.T) {
 	t.Parallel()
 	p := NewPauser((&fakeProbe{}).probe, PauserOptions{Suspects: 3})
-	if p.Suspect("a") || p.Suspect("a") || p.Suspect("b") {
-		t.Fatal("two distinct events should not trigger a probe")
+	for _, key := range []string{"a", "a", "b"} {
+		if p.Suspect(key) {
+			t.Fatalf("Suspect(%q): two distinct events should not trigger a probe", key)
+		}
 	}
 	if !p.Suspect("c") {
 		t.Fatal("three distinct events in a row should trigger a probe")
