@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"fmt"
 	"mime"
 	"strings"
@@ -59,7 +60,8 @@ type Published struct {
 	// not a string, empty or contains a NUL byte.
 	Key string
 	// Asset is the createAsset input, defaults applied. Valid only when
-	// Decode returned no error.
+	// Decode returned no error; after an error it holds at most Name and Src,
+	// as written, when data had them as strings (for the failure event).
 	Asset CreateAsset
 }
 
@@ -98,6 +100,7 @@ func Decode(subject string, h nats.Header, body []byte, r Rules) (Published, err
 		p.Key = Key(p.SourceToken, p.Source, p.ID)
 	}
 	if err := p.validateAttributes(ev, r); err != nil {
+		p.Asset = describeData(ev.data)
 		return p, err
 	}
 	if ev.dataErr != nil {
@@ -105,6 +108,7 @@ func Decode(subject string, h nats.Header, body []byte, r Rules) (Published, err
 	}
 	asset, err := validateData(ev.data, r)
 	if err != nil {
+		p.Asset = describeData(ev.data)
 		return p, err
 	}
 	p.Asset = asset
@@ -170,4 +174,19 @@ func jsonMediaType(v string) bool {
 		return false
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// describeData reads data's name and src as they are written, without validating them, so
+// that the failure event of an invalid event can still say which asset it was about.
+func describeData(raw json.RawMessage) CreateAsset {
+	var d struct {
+		Name any `json:"name"`
+		Src  any `json:"src"`
+	}
+	if raw == nil || json.Unmarshal(raw, &d) != nil {
+		return CreateAsset{}
+	}
+	name, _ := d.Name.(string)
+	src, _ := d.Src.(string)
+	return CreateAsset{Name: name, Src: src}
 }
