@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -107,12 +108,13 @@ func (e *ensurer) ensure(ctx context.Context, r Resources) (Bound, error) {
 }
 
 // retryNotFound calls get until it returns something other than an error
-// matching notFound, at most notFoundAttempts times with a growing delay.
+// matching notFound or a request timeout (see [timedOut]), at most
+// notFoundAttempts times with a growing delay.
 func retryNotFound[T any](ctx context.Context, e *ensurer, notFound error, get func() (T, error)) (T, error) {
 	delay := notFoundDelay
 	for attempt := 1; ; attempt++ {
 		v, err := get()
-		if err == nil || !errors.Is(err, notFound) || attempt == notFoundAttempts {
+		if err == nil || !(errors.Is(err, notFound) || timedOut(ctx, err)) || attempt == notFoundAttempts {
 			return v, err
 		}
 		if err := e.sleep(ctx, delay); err != nil {
@@ -121,6 +123,22 @@ func retryNotFound[T any](ctx context.Context, e *ensurer, notFound error, get f
 		}
 		delay *= 2
 	}
+}
+
+// retryTimeout calls get again, like retryNotFound, while its request times
+// out; any answer, "not found" included, is returned.
+func retryTimeout[T any](ctx context.Context, e *ensurer, get func() (T, error)) (T, error) {
+	return retryNotFound(ctx, e, nil, get)
+}
+
+// timedOut reports whether err is a JetStream API request that got no answer
+// in time while ctx is still alive. In a cluster the meta leader drops a
+// lookup that arrives while another process's create of the same stream is
+// in flight (it leaves the answer to a stream leader not elected yet), so
+// replicas starting together on a fresh cluster see timeouts although
+// JetStream is fine; asking again gets an answer.
+func timedOut(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout))
 }
 
 // sleepCtx waits d, or until ctx ends and then returns ctx.Err().

@@ -26,7 +26,7 @@ func ledgerConfig(r Resources) jetstream.KeyValueConfig {
 // missing and may not be created, or an error when JetStream fails.
 func (e *ensurer) ensureLedger(ctx context.Context, r Resources) (jetstream.KeyValue, string, error) {
 	want := ledgerConfig(r)
-	kv, err := e.js.KeyValue(ctx, want.Bucket)
+	kv, err := retryTimeout(ctx, e, func() (jetstream.KeyValue, error) { return e.js.KeyValue(ctx, want.Bucket) })
 	switch {
 	case err == nil:
 		return kv, "", e.warnLedgerDrift(ctx, kv, want)

@@ -59,7 +59,7 @@ func streamSpecs(r Resources) (inbound, results, dlq, advisories streamSpec) {
 // subjects overlap another stream's), or an error when JetStream fails.
 func (e *ensurer) ensureStream(ctx context.Context, spec streamSpec) (jetstream.Stream, string, error) {
 	name := spec.cfg.Name
-	s, err := e.js.Stream(ctx, name)
+	s, err := retryTimeout(ctx, e, func() (jetstream.Stream, error) { return e.js.Stream(ctx, name) })
 	switch {
 	case err == nil:
 		e.warnStreamDrift(spec, s.CachedInfo().Config)

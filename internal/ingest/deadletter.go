@@ -122,7 +122,8 @@ func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.
 	d.span.SetAttributes(attribute.String("ingest.error_class", dl.Class), attribute.Int64("ingest.dlq_sequence", int64(seq)))
 	p.o.Metrics.deadLettered(ctx, dl.Class)
 	p.o.Logger.WarnContext(ctx, "event dead-lettered", p.logAttrs(d,
-		"outcome", OutcomeDeadLettered, "class", dl.Class, "error", dl.Err, "attempts", dl.Attempts, "dlq_sequence", seq)...)
+		"outcome", OutcomeDeadLettered, "class", dl.Class, "error", dl.Err, "attempts", dl.Attempts, "dlq_sequence", seq,
+		"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
 	return OutcomeDeadLettered
 }
 

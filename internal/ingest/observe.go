@@ -78,7 +78,9 @@ func ObserveBacklog(meter metric.Meter, b Backlog) error {
 	if err != nil {
 		return err
 	}
-	paused, err := meter.Int64ObservableGauge("ingest.paused", metric.WithUnit("1"),
+	// No unit: the Prometheus exporter turns unit "1" into a _ratio suffix, and a 0/1 state
+	// is not a ratio.
+	paused, err := meter.Int64ObservableGauge("ingest.paused",
 		metric.WithDescription("1 while this replica is paused (the reason is on /readyz and in the logs)."))
 	if err != nil {
 		return err

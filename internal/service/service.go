@@ -52,6 +52,9 @@ type Options struct {
 	Ready func(httpAddr string)
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// BacklogMaxAge is how long the backlog gauges on /metrics reuse one reading of the
+	// consumer and the dead-letter stream; 0 means 10 s. Tests shorten it.
+	BacklogMaxAge time.Duration
 }
 
 // Run runs the service until ctx ends, then drains: it stops pulling, lets in-flight events
@@ -134,6 +137,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if err := ingest.ObserveBacklog(meter, ingest.Backlog{
 		Inbound: bound.Inbound, Consumer: bound.Consumer, DLQ: bound.DLQ, Paused: pauser.State,
+		MaxAge: o.BacklogMaxAge,
 	}); err != nil {
 		return fmt.Errorf("creating backlog metrics: %w", err)
 	}

@@ -55,8 +55,9 @@ type Env struct {
 	// Logs holds everything the service logged (JSON lines).
 	Logs *SyncBuffer
 
-	stop context.CancelFunc
-	done chan error
+	backlogMaxAge time.Duration
+	stop          context.CancelFunc
+	done          chan error
 }
 
 // Options change how [Start] sets things up.
@@ -69,13 +70,16 @@ type Options struct {
 	Server *server.Server
 	// NoService starts NATS and the sandbox only; call [Env.StartService] later.
 	NoService bool
+	// BacklogMaxAge is passed to service.Options: how long the backlog gauges reuse one
+	// reading; 0 keeps the service's default (10 s).
+	BacklogMaxAge time.Duration
 }
 
 // Start starts NATS, the sandbox and the service, and waits until the service pulls. Everything
 // stops when the test ends.
 func Start(tb testing.TB, o Options) *Env {
 	tb.Helper()
-	e := &Env{TB: tb, Spans: tracetest.NewInMemoryExporter(), Logs: &SyncBuffer{}}
+	e := &Env{TB: tb, Spans: tracetest.NewInMemoryExporter(), Logs: &SyncBuffer{}, backlogMaxAge: o.BacklogMaxAge}
 	e.Server = o.Server
 	if e.Server == nil {
 		e.Server = natstest.RunServer(tb)
@@ -151,7 +155,8 @@ func (e *Env) StartService() {
 	go func() {
 		e.done <- service.Run(ctx, service.Options{
 			Config: e.Config, Version: "test", Logger: log, Telemetry: tel, Listener: ln,
-			Ready: func(string) { once.Do(func() { close(ready) }) },
+			Ready:         func(string) { once.Do(func() { close(ready) }) },
+			BacklogMaxAge: e.backlogMaxAge,
 		})
 	}()
 	tb.Cleanup(func() {

@@ -1,0 +1,213 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/natstest"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/service"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
+)
+
+// clusterName names the JetStream cluster the tests start.
+const clusterName = "ingest"
+
+// startCluster starts n nats-server instances with JetStream on random ports, each with its
+// store in tb.TempDir() and routes to all of them, and waits until the meta group has a
+// leader that knows all n peers and every server is current. The servers shut down when the
+// test ends (a server may be shut down earlier; that is harmless).
+func startCluster(tb testing.TB, n int) []*server.Server {
+	tb.Helper()
+	ports := freePorts(tb, n)
+	routes := make([]string, n)
+	for i, p := range ports {
+		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", p)
+	}
+	servers := make([]*server.Server, n)
+	for i := range n {
+		servers[i] = natstest.RunServer(tb, func(o *server.Options) {
+			o.ServerName = fmt.Sprintf("%s-%d", clusterName, i)
+			o.Cluster = server.ClusterOpts{Name: clusterName, Host: "127.0.0.1", Port: ports[i]}
+			o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		})
+	}
+	servicetest.WaitFor(tb, 30*time.Second, "a JetStream meta leader that knows every peer", func() bool {
+		return clusterReady(servers)
+	}, nil)
+	return servers
+}
+
+// clusterReady reports whether a meta leader exists, it knows every server as a peer, and
+// every server's meta state is current.
+func clusterReady(servers []*server.Server) bool {
+	var leader *server.Server
+	for _, s := range servers {
+		if s.JetStreamIsLeader() {
+			leader = s
+		}
+	}
+	if leader == nil || len(leader.JetStreamClusterPeers()) != len(servers) {
+		return false
+	}
+	for _, s := range servers {
+		if !s.JetStreamIsCurrent() {
+			return false
+		}
+	}
+	return true
+}
+
+// freePorts returns n distinct ports that were free a moment ago on 127.0.0.1. The cluster
+// ports must be known before any server starts, since each server's routes name all of them.
+func freePorts(tb testing.TB, n int) []int {
+	tb.Helper()
+	ports := make([]int, n)
+	var lns []net.Listener
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatalf("reserving a cluster port: %v", err)
+		}
+		lns = append(lns, ln)
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	return ports
+}
+
+// startSandbox serves an Amplience sandbox over HTTP; opt may change its options. It returns
+// the sandbox and its base URL.
+func startSandbox(tb testing.TB, opt func(*sandbox.Options)) (*sandbox.Server, string) {
+	tb.Helper()
+	so := sandbox.DefaultOptions()
+	so.ClientID, so.ClientSecret = servicetest.ClientID, servicetest.ClientSecret
+	if opt != nil {
+		opt(&so)
+	}
+	sb, err := sandbox.New(so)
+	if err != nil {
+		tb.Fatalf("starting the sandbox: %v", err)
+	}
+	hs := httptest.NewServer(sb.Handler())
+	tb.Cleanup(func() { sb.Close(); hs.Close() })
+	return sb, hs.URL
+}
+
+// replica is one service instance running in-process.
+type replica struct {
+	name  string
+	logs  *servicetest.SyncBuffer
+	ready chan struct{}
+	stop  context.CancelFunc
+	done  chan error
+}
+
+// replicaEnv is the configuration of a replica connected to natsURL and using the sandbox at
+// sandboxURL, with overrides applied.
+func replicaEnv(natsURL, sandboxURL string, overrides map[string]string) map[string]string {
+	env := map[string]string{
+		"NATS_URL":                      natsURL,
+		"AMPLIENCE_API_URL":             sandboxURL + "/graphql",
+		"AMPLIENCE_AUTH_URL":            sandboxURL + "/oauth/token",
+		"AMPLIENCE_CLIENT_ID":           servicetest.ClientID,
+		"AMPLIENCE_CLIENT_SECRET":       servicetest.ClientSecret,
+		"AMPLIENCE_ASSET_REPOSITORY_ID": servicetest.Repository,
+		"AMPLIENCE_TIMEOUT":             "2s",
+		"INGEST_ACK_WAIT":               "5s",
+		"INGEST_BACKOFF_BASE":           "20ms",
+		"INGEST_BACKOFF_MAX":            "200ms",
+		"INGEST_ALLOW_HTTP":             "true",
+		"LOG_LEVEL":                     "info",
+	}
+	for k, v := range overrides {
+		env[k] = v
+	}
+	return env
+}
+
+// startReplica starts service.Run in-process with the configuration env, its own telemetry
+// and logs, named name in the ledger. It does not wait; see [replica.waitReady]. The replica
+// stops when the test ends, if it has not been stopped before.
+func startReplica(tb testing.TB, name string, env map[string]string) *replica {
+	tb.Helper()
+	cfg, err := config.Load(context.Background(), envconfig.MapLookuper(env), nil)
+	if err != nil {
+		tb.Fatalf("loading the configuration of %s: %v", name, err)
+	}
+	if p := cfg.Check(true); len(p) > 0 {
+		tb.Fatalf("configuration of %s: %v", name, p)
+	}
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{
+		Version: "test", SpanExporter: tracetest.NewInMemoryExporter(),
+		Lookup: func(string) (string, bool) { return "", false },
+	})
+	if err != nil {
+		tb.Fatalf("telemetry of %s: %v", name, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listening for %s: %v", name, err)
+	}
+	r := &replica{name: name, logs: &servicetest.SyncBuffer{}, ready: make(chan struct{}), done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	log := newLogger(r.logs)
+	go func() {
+		r.done <- service.Run(ctx, service.Options{
+			Config: cfg, Version: "test", Logger: log, Telemetry: tel, Listener: ln, Replica: name,
+			Ready: func(string) { close(r.ready) },
+		})
+	}()
+	tb.Cleanup(func() {
+		if err := r.Stop(); err != nil {
+			tb.Errorf("replica %s: %v", name, err)
+		}
+		_ = tel.Shutdown(context.Background())
+	})
+	return r
+}
+
+// waitReady waits until the replica's consumer is bound, failing the test with its logs when
+// it stops or timeout passes first.
+func (r *replica) waitReady(tb testing.TB, timeout time.Duration) {
+	tb.Helper()
+	select {
+	case <-r.ready:
+	case err := <-r.done:
+		r.done <- err
+		tb.Fatalf("replica %s stopped before it was ready: %v\nlogs:\n%s", r.name, err, r.logs.String())
+	case <-time.After(timeout):
+		tb.Fatalf("replica %s not ready within %s; logs:\n%s", r.name, timeout, r.logs.String())
+	}
+}
+
+// Stop stops the replica, waits for it to drain and return, and returns its error. It may be
+// called more than once.
+func (r *replica) Stop() error {
+	r.stop()
+	err := <-r.done
+	r.done <- err
+	return err
+}
+
+// newLogger logs JSON lines at info level to w, with trace and span ids inside spans, as the
+// service does in production.
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(telemetry.NewTraceHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
+}
