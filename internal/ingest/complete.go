@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -25,7 +26,7 @@ func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry
 		return p.systemic(ctx, d, "recording the asset in the ledger", err)
 	}
 	completion := events.Ingested{
-		Key: key,
+		Key:     key,
 		EventID: d.ev.ID, EventSource: d.ev.Source,
 		AssetID: asset.ID, Name: d.ev.Asset.Name, AssetRepositoryID: d.ev.Asset.AssetRepositoryID,
 		Src: d.ev.Asset.Src, Attempts: entry.Attempts,
@@ -71,9 +72,12 @@ func (p *Pipeline) ack(ctx context.Context, d *delivery, entry ledger.Entry, ass
 	if err := d.settle.Ack(); err != nil {
 		p.o.Logger.WarnContext(ctx, "ack failed; a redelivery will republish the completion", p.logAttrs(d, "error", err)...)
 	}
-	p.o.Logger.InfoContext(ctx, "event ingested", p.logAttrs(d,
-		"outcome", OutcomeIngested, "asset_id", assetID, "attempts", entry.Attempts,
-		"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
+	// Guarded: the attributes cost allocations even when the level is off.
+	if p.o.Logger.Enabled(ctx, slog.LevelInfo) {
+		p.o.Logger.InfoContext(ctx, "event ingested", p.logAttrs(d,
+			"outcome", OutcomeIngested, "asset_id", assetID, "attempts", entry.Attempts,
+			"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
+	}
 	return OutcomeIngested
 }
 

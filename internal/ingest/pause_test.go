@@ -131,6 +131,17 @@ func TestPauseResumesWhenAProbePasses(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("not resumed after the probe passed")
 	}
+	// OnChange runs after Resumed() is closed: wait for it.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(changes)
+		mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(changes) != 2 || !changes[0] || changes[1] {

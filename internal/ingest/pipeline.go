@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
@@ -85,7 +86,7 @@ func New(js Publisher, l *ledger.Ledger, api API, pause *Pauser, o Options) *Pip
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Tracer == nil {
-		o.Tracer = trace.NewNoopTracerProvider().Tracer("")
+		o.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	if o.Propagator == nil {
 		o.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
@@ -175,35 +176,33 @@ func (p *Pipeline) handle(ctx context.Context, d *delivery) Outcome {
 	defer p.leave(ev.Key)
 
 	// Each pass reads the entry and acts on it; a compare-and-set conflict means the entry
-	// changed under us, so read it again and decide again.
+	// changed under us, so read it again and decide again. A first delivery that is not a
+	// replay almost never has an entry: its first pass claims without reading, saving a round
+	// trip, and reads only when the claim finds an entry.
+	claimFirst := d.delivered == 1 && d.replay.Count == 0
 	for range 8 {
-		outcome, err := p.decide(ctx, d)
+		outcome, err := p.decide(ctx, d, claimFirst)
 		if !errors.Is(err, ledger.ErrConflict) {
 			return outcome
 		}
+		claimFirst = false
 	}
 	return p.handBack(ctx, d, "ledger entry kept changing", p.o.Backoff.Delay(1))
 }
 
-// decide reads the event's ledger entry and acts on it. It returns ledger.ErrConflict when the
-// entry changed before its first write, so the caller decides again.
-func (p *Pipeline) decide(ctx context.Context, d *delivery) (Outcome, error) {
+// decide reads the event's ledger entry and acts on it; with claimFirst it claims the entry
+// without reading it first. It returns ledger.ErrConflict when the entry changed (or, with
+// claimFirst, existed) before its first write, so the caller decides again.
+func (p *Pipeline) decide(ctx context.Context, d *delivery, claimFirst bool) (Outcome, error) {
 	key := d.ev.Key
 	now := p.o.Now().UTC()
+	if claimFirst {
+		return p.claim(ctx, d, now)
+	}
 	entry, rev, err := p.ledger.Get(ctx, key)
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
-		p.o.Metrics.ledger(ctx, "miss")
-		entry = ledger.Entry{State: ledger.StatePending, Owner: p.o.Replica, Heartbeat: now,
-			Attempts: 1, FirstAttempt: now, ReplayCount: d.replay.Count}
-		rev, err := p.ledger.Claim(ctx, key, entry)
-		if errors.Is(err, ledger.ErrExists) {
-			return "", ledger.ErrConflict
-		}
-		if err != nil {
-			return p.systemic(ctx, d, "claiming the event in the ledger", err), nil
-		}
-		return p.call(ctx, d, entry, rev), nil
+		return p.claim(ctx, d, now)
 	case err != nil:
 		return p.systemic(ctx, d, "reading the ledger", err), nil
 	}
@@ -234,6 +233,22 @@ func (p *Pipeline) decide(ctx context.Context, d *delivery) (Outcome, error) {
 		}
 		return p.retake(ctx, d, entry, rev, reconcile)
 	}
+}
+
+// claim creates the event's entry (atomic create-if-absent), counting the first attempt, and
+// makes the call. It returns ledger.ErrConflict when an entry exists.
+func (p *Pipeline) claim(ctx context.Context, d *delivery, now time.Time) (Outcome, error) {
+	entry := ledger.Entry{State: ledger.StatePending, Owner: p.o.Replica, Heartbeat: now,
+		Attempts: 1, FirstAttempt: now, ReplayCount: d.replay.Count}
+	rev, err := p.ledger.Claim(ctx, d.ev.Key, entry)
+	if errors.Is(err, ledger.ErrExists) {
+		return "", ledger.ErrConflict
+	}
+	if err != nil {
+		return p.systemic(ctx, d, "claiming the event in the ledger", err), nil
+	}
+	p.o.Metrics.ledger(ctx, "miss")
+	return p.call(ctx, d, entry, rev), nil
 }
 
 // retake continues an existing entry: reconcile when an earlier call may have created the
@@ -286,7 +301,9 @@ func (p *Pipeline) leave(key string) {
 
 // handBack returns the message for later without deciding anything about the event.
 func (p *Pipeline) handBack(ctx context.Context, d *delivery, why string, delay time.Duration) Outcome {
-	p.o.Logger.DebugContext(ctx, "handing the delivery back", p.logAttrs(d, "reason", why, "delay", delay.String())...)
+	if p.o.Logger.Enabled(ctx, slog.LevelDebug) {
+		p.o.Logger.DebugContext(ctx, "handing the delivery back", p.logAttrs(d, "reason", why, "delay", delay.String())...)
+	}
 	if err := d.settle.NakWithDelay(delay); err != nil {
 		p.o.Logger.WarnContext(ctx, "handing the delivery back failed; it returns after the ack wait", p.logAttrs(d, "error", err)...)
 	}

@@ -10,6 +10,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// maxPulls bounds the pull requests a runner has out at once. Overlapping pulls keep slots
+// from idling while one pull makes its round trip; the bound keeps a replica well within the
+// consumer's MaxWaiting (512 by default) whatever its concurrency.
+const maxPulls = 4
+
 // Handler handles one delivery and settles it (ack, nak or term); [Pipeline.Handle] is one.
 type Handler func(ctx context.Context, msg jetstream.Msg) Outcome
 
@@ -54,26 +59,46 @@ func NewRunner(cons jetstream.Consumer, handle Handler, pause *Pauser, o RunnerO
 // pulled but not started, lets in-flight deliveries finish within the drain timeout (after
 // which their work is cancelled and they hand themselves back), and returns once every
 // goroutine it started has returned.
+//
+// Each pull asks for exactly the slots that were free when it was sent, and a pull does not
+// wait for the previous one to end: a slot that frees while a pull is still out is pulled for
+// at once, by up to maxPulls pulls at a time (beyond that, freed slots gather for the next
+// one). The slots of every outstanding pull plus the deliveries in flight never exceed the
+// concurrency, so the replica never holds more messages than it can handle.
 func (r *Runner) Run(ctx context.Context) error {
 	slots := make(chan struct{}, r.o.Concurrency)
 	for range r.o.Concurrency {
 		slots <- struct{}{}
 	}
+	pulls := make(chan struct{}, maxPulls)
 	// Work outlives ctx by the drain timeout so that in-flight deliveries can finish.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
+	var health pullHealth
 
-	fail := 0
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 			continue
 		case <-r.pause.Resumed():
 		}
-		// Take one free slot (waiting for it), then every other free one.
+		if fail := health.failures(); fail > 0 {
+			sleep(ctx, min(time.Duration(fail)*500*time.Millisecond, 10*time.Second))
+			if ctx.Err() != nil {
+				continue
+			}
+		}
+		// Take a pull (waiting for one to end if maxPulls are out), then one free slot
+		// (waiting for it), then every other free one.
 		select {
 		case <-ctx.Done():
+			continue
+		case pulls <- struct{}{}:
+		}
+		select {
+		case <-ctx.Done():
+			<-pulls
 			continue
 		case <-slots:
 		}
@@ -88,20 +113,29 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		}
 
-		fetched, err := r.fetch(ctx, n, slots, workCtx, &wg)
-		for range n - fetched {
-			slots <- struct{}{}
-		}
+		batch, err := r.pull(ctx, n)
 		if err != nil {
-			fail++
-			if r.o.OnBound != nil {
-				r.o.OnBound(false, "pulling from the consumer failed: "+err.Error())
+			for range n {
+				slots <- struct{}{}
 			}
-			r.o.Logger.Warn("pulling from the consumer failed", "error", err, "failures_in_a_row", fail)
-			sleep(ctx, min(time.Duration(fail)*500*time.Millisecond, 10*time.Second))
+			<-pulls
+			if ctx.Err() == nil {
+				r.pulled(&health, err)
+			}
 			continue
 		}
-		fail = 0
+		// The pull request is out: the consumer is bound.
+		if r.o.OnBound != nil {
+			r.o.OnBound(true, "")
+		}
+		wg.Go(func() {
+			started, err := r.dispatch(ctx, batch, slots, workCtx, &wg)
+			for range n - started {
+				slots <- struct{}{}
+			}
+			<-pulls
+			r.pulled(&health, err)
+		})
 	}
 
 	done := make(chan struct{})
@@ -118,25 +152,61 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// fetch pulls up to n messages and starts a handler for each as it arrives. Each started
-// handler owns one of the n slots and returns it to slots when done; fetch returns how many
-// it started.
-func (r *Runner) fetch(ctx context.Context, n int, slots chan struct{}, workCtx context.Context, wg *sync.WaitGroup) (int, error) {
+// pullHealth counts the pulls that failed in a row; the loop backs off by it.
+type pullHealth struct {
+	mu   sync.Mutex
+	fail int
+}
+
+func (h *pullHealth) failures() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.fail
+}
+
+// pulled records how a pull ended: nil resets the count, an error adds one, reports the
+// consumer unbound and logs it.
+func (r *Runner) pulled(h *pullHealth, err error) {
+	h.mu.Lock()
+	if err == nil {
+		h.fail = 0
+		h.mu.Unlock()
+		return
+	}
+	h.fail++
+	fail := h.fail
+	h.mu.Unlock()
+	if r.o.OnBound != nil {
+		r.o.OnBound(false, "pulling from the consumer failed: "+err.Error())
+	}
+	r.o.Logger.Warn("pulling from the consumer failed", "error", err, "failures_in_a_row", fail)
+}
+
+// pulling bounds one pull request; the request ends when its n messages arrived or FetchWait
+// passed.
+type pulling struct {
+	batch  jetstream.MessageBatch
+	cancel context.CancelFunc
+}
+
+// pull sends a pull request for up to n messages.
+func (r *Runner) pull(ctx context.Context, n int) (pulling, error) {
 	fctx, cancel := context.WithTimeout(ctx, r.o.FetchWait)
-	defer cancel()
 	batch, err := r.cons.Fetch(n, jetstream.FetchContext(fctx))
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil
-		}
-		return 0, err
+		cancel()
+		return pulling{}, err
 	}
-	// The pull request is out: the consumer is bound.
-	if r.o.OnBound != nil {
-		r.o.OnBound(true, "")
-	}
+	return pulling{batch: batch, cancel: cancel}, nil
+}
+
+// dispatch starts a handler for each message of the pull as it arrives. Each started handler
+// owns one of the pull's slots and returns it to slots when done; dispatch returns how many
+// it started and the pull's error, if it failed for another reason than ending or shutdown.
+func (r *Runner) dispatch(ctx context.Context, p pulling, slots chan struct{}, workCtx context.Context, wg *sync.WaitGroup) (int, error) {
+	defer p.cancel()
 	started := 0
-	for msg := range batch.Messages() {
+	for msg := range p.batch.Messages() {
 		if ctx.Err() != nil {
 			// Pulled but not started: hand it back at once.
 			_ = msg.Nak()
@@ -149,7 +219,7 @@ func (r *Runner) fetch(ctx context.Context, n int, slots chan struct{}, workCtx 
 			r.run(workCtx, msg)
 		})
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) &&
+	if err := p.batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
 		return started, err
 	}

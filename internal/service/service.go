@@ -46,7 +46,8 @@ type Options struct {
 	// Replica names this replica in the ledger; empty: host name, process id and a random
 	// suffix.
 	Replica string
-	// Transport is the base HTTP transport to Amplience; nil: a clone of the default.
+	// Transport is the base HTTP transport to Amplience; nil: a clone of the default that keeps
+	// an idle connection for each slot of INGEST_CONCURRENCY.
 	Transport http.RoundTripper
 	// Ready, when set, is called once with the HTTP address after the consumer is bound.
 	Ready func(httpAddr string)
@@ -111,7 +112,7 @@ func Run(ctx context.Context, o Options) error {
 		APIURL: cfg.AmplienceAPIURL, AuthURL: cfg.AmplienceAuthURL,
 		ClientID: cfg.AmplienceClientID, ClientSecret: cfg.AmplienceClientSecret, PAT: cfg.AmpliencePAT,
 		Timeout: cfg.AmplienceTimeout, UserAgent: Name + "/" + o.Version,
-		Transport: o.Transport, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
+		Transport: transport(o.Transport, cfg.Concurrency), TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
 		Limiter: limiterOrNil(limiter),
 	})
 	if err != nil {
@@ -275,6 +276,18 @@ func apiKeyID(cfg config.Config) string {
 	}
 	sum := sha256.Sum256([]byte(cfg.AmplienceAuthURL + "\x00" + key))
 	return hex.EncodeToString(sum[:8])
+}
+
+// transport returns base, or when nil a clone of the default transport that keeps an idle
+// connection per event in flight (plus one for the probe): the default keeps two per host, so
+// every call beyond the second would open a new connection and close it after.
+func transport(base http.RoundTripper, concurrency int) http.RoundTripper {
+	if base != nil {
+		return base
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = concurrency + 1
+	return t
 }
 
 func limiterOrNil(l *ratelimit.Limiter) gqlapi.Limiter {

@@ -1,0 +1,34 @@
+// Package bench measures the service end to end: the consumer against an in-process JetStream
+// server (internal/natstest) and the Amplience sandbox (internal/sandbox) over real HTTP, each
+// beside a minimal loop that does only what any consumer must (pull, createAsset, publish the
+// completion and wait for its acknowledgement, ack) with the same concurrency, so that every
+// figure of the service has a baseline measured in the same run.
+//
+// The package holds no code of its own: everything is in its tests. The benchmarks print
+// figures and never fail on timing:
+//
+//	go test -run '^$' -bench 'ZeroLatency|Latency50ms' -benchtime 2000x ./internal/bench/
+//	go test -run '^$' -bench 'EndToEnd' -benchtime 2000x ./internal/bench/
+//	go test -run '^$' -bench 'SharedBudget' -benchtime 200x ./internal/bench/
+//	go test -run '^$' -bench 'Backlog' -benchtime 20000x ./internal/bench/
+//
+// The custom metrics are
+//
+//   - events/s: events completed per second of wall time;
+//   - cpu-ms/event: user plus system CPU time of the whole test process (service or minimal
+//     loop, the JetStream server, the sandbox and the load generator alike) per event, from
+//     getrusage;
+//   - p50-ms, p99-ms: from the inbound message's JetStream timestamp to the arrival of its
+//     asset.ingested event at a subscriber;
+//   - peak-rss-MB: the process's VmHWM, reset at the start of each run (whole process, as
+//     above);
+//   - budget-used, 429s: in the shared-budget benchmark, createAsset calls per second over the
+//     configured AMPLIENCE_RATE_LIMIT, and the 429 answers the sandbox gave.
+//
+// allocs/op and B/op count every allocation of the process per event, the server's and the
+// sandbox's included, so they compare the service with the minimal loop rather than stand
+// alone.
+//
+// Plain `go test ./internal/bench/` runs only the light checks: that the in-flight window
+// bounds goroutines and the messages a replica holds.
+package bench
