@@ -11,9 +11,8 @@ import (
 
 // health holds what /readyz reports: connected to NATS, consumer bound, not paused.
 type health struct {
-	nc *nats.Conn
-
 	mu          sync.Mutex
+	nc          *nats.Conn // nil until connected
 	bound       bool
 	boundReason string
 	paused      bool
@@ -22,8 +21,15 @@ type health struct {
 	boundOnce   sync.Once
 }
 
-func newHealth(nc *nats.Conn) *health {
-	return &health{nc: nc, boundReason: "consumer not bound yet", boundCh: make(chan struct{})}
+func newHealth() *health {
+	return &health{boundReason: "consumer not bound yet", boundCh: make(chan struct{})}
+}
+
+// setConn records the NATS connection once it is made.
+func (h *health) setConn(nc *nats.Conn) {
+	h.mu.Lock()
+	h.nc = nc
+	h.mu.Unlock()
 }
 
 func (h *health) setBound(bound bool, reason string) {
@@ -54,11 +60,14 @@ func (h *health) waitBound(ctx context.Context) bool {
 // ready reports readiness and, when not ready, every reason.
 func (h *health) ready() (bool, []string) {
 	var reasons []string
-	if !h.nc.IsConnected() {
-		reasons = append(reasons, "not connected to NATS ("+h.nc.Status().String()+")")
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	switch {
+	case h.nc == nil:
+		reasons = append(reasons, "connecting to NATS")
+	case !h.nc.IsConnected():
+		reasons = append(reasons, "not connected to NATS ("+h.nc.Status().String()+")")
+	}
 	if !h.bound {
 		reasons = append(reasons, h.boundReason)
 	}

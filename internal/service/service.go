@@ -77,6 +77,31 @@ func Run(ctx context.Context, o Options) error {
 	if o.Replica == "" {
 		o.Replica = replicaName()
 	}
+	tel := o.Telemetry
+
+	// The HTTP endpoints answer from the start: /healthz while NATS is still out of reach, and
+	// /readyz saying what the service waits for.
+	health := newHealth()
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("listening on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	srv := &http.Server{Handler: health.handler(tel.Metrics), ReadHeaderTimeout: 5 * time.Second}
+	httpErr := make(chan error, 1)
+	var httpWG sync.WaitGroup
+	httpWG.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			httpErr <- err
+		}
+	})
+	defer func() {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutCtx)
+		httpWG.Wait()
+	}()
 
 	nc, err := broker.Connect(ctx, broker.ConnectOptions{
 		URL: cfg.NATSURL, Name: Name + " " + o.Replica,
@@ -85,9 +110,10 @@ func Run(ctx context.Context, o Options) error {
 		Logger: log.With("component", "nats"),
 	})
 	if err != nil {
-		return fmt.Errorf("connecting to NATS: %w", err)
+		return err // broker.Connect says what it was doing
 	}
 	defer nc.Close()
+	health.setConn(nc)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("opening JetStream: %w", err)
@@ -107,7 +133,6 @@ func Run(ctx context.Context, o Options) error {
 		limiter = ratelimit.New(bound.Ledger, "ratelimit."+apiKeyID(cfg), limit,
 			ratelimit.Options{Logger: log.With("component", "ratelimit")})
 	}
-	tel := o.Telemetry
 	api, err := gqlapi.New(gqlapi.Options{
 		APIURL: cfg.AmplienceAPIURL, AuthURL: cfg.AmplienceAuthURL,
 		ClientID: cfg.AmplienceClientID, ClientSecret: cfg.AmplienceClientSecret, PAT: cfg.AmpliencePAT,
@@ -120,7 +145,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	led := ledger.New(bound.Ledger)
-	health := newHealth(nc)
 	// The probe is bounded by the client's own timeout per request (a wait for the shared
 	// budget is not a failure), and the ledger check by its own.
 	probe := func(ctx context.Context) error {
@@ -157,14 +181,6 @@ func Run(ctx context.Context, o Options) error {
 	})
 	advisories := ingest.NewAdvisories(pipe, bound.Inbound, advCons, log.With("component", "advisories"))
 
-	ln := o.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-			return fmt.Errorf("listening on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
-		}
-	}
-	srv := &http.Server{Handler: health.handler(tel.Metrics), ReadHeaderTimeout: 5 * time.Second}
-
 	log.Info("service started", "version", o.Version, "replica", o.Replica, "http", ln.Addr().String(),
 		"stream", cfg.IngestStream, "consumer", cfg.IngestDurable, "concurrency", cfg.Concurrency,
 		"rate_limit", limit.String(), "trace_export", tel.TraceExport)
@@ -174,12 +190,6 @@ func Run(ctx context.Context, o Options) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = pauser.Run(bg) })
 	wg.Go(func() { _ = advisories.Run(bg) })
-	httpErr := make(chan error, 1)
-	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			httpErr <- err
-		}
-	})
 	if o.Ready != nil {
 		wg.Go(func() {
 			if health.waitBound(ctx) {
@@ -205,9 +215,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log.Info("service stopping: no more pulls; in-flight events finished")
 	stopBG()
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutCtx)
 	wg.Wait()
 	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		log.Warn("draining the NATS connection", "error", err)
