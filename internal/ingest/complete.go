@@ -22,7 +22,12 @@ import (
 // are confirmed.
 func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, asset gqlapi.Asset) Outcome {
 	key := d.ev.Key
-	if err := p.ledger.RecordAsset(ctx, asset.ID, key); err != nil {
+	if err := p.ledger.RecordAsset(ctx, asset.ID, key); errors.Is(err, ledger.ErrAssetTaken) {
+		// Another event's reconciliation adopted this asset first (two events with one name,
+		// one of them recovering from a crash). It is that event's now; the next delivery of
+		// this one reconciles, finds no asset of its own, and calls again.
+		return p.handBack(ctx, d, "the asset was recorded by another event", p.o.Backoff.Base)
+	} else if err != nil {
 		return p.systemic(ctx, d, "recording the asset in the ledger", err)
 	}
 	completion := events.Ingested{

@@ -301,8 +301,10 @@ func (p *Pipeline) leave(key string) {
 
 // handBack returns the message for later without deciding anything about the event.
 func (p *Pipeline) handBack(ctx context.Context, d *delivery, why string, delay time.Duration) Outcome {
-	if p.o.Logger.Enabled(ctx, slog.LevelDebug) {
-		p.o.Logger.DebugContext(ctx, "handing the delivery back", p.logAttrs(d, "reason", why, "delay", delay.String())...)
+	if p.o.Logger.Enabled(ctx, slog.LevelInfo) {
+		p.o.Logger.InfoContext(ctx, "delivery handed back", p.logAttrs(d,
+			"outcome", OutcomeHandedBack, "reason", why, "delay", delay.String(),
+			"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
 	}
 	if err := d.settle.NakWithDelay(delay); err != nil {
 		p.o.Logger.WarnContext(ctx, "handing the delivery back failed; it returns after the ack wait", p.logAttrs(d, "error", err)...)
