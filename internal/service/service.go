@@ -39,6 +39,7 @@ type Options struct {
 	Config    config.Config
 	Version   string
 	Logger    *slog.Logger
+	// Telemetry holds the providers; nil sets up providers that export nothing.
 	Telemetry *telemetry.Telemetry
 
 	// Listener, when set, serves the HTTP endpoints instead of listening on Config.HTTPAddr.
@@ -78,6 +79,13 @@ func Run(ctx context.Context, o Options) error {
 		o.Replica = replicaName()
 	}
 	tel := o.Telemetry
+	if tel == nil {
+		// No telemetry given: spans are made and propagated but not exported.
+		if tel, err = telemetry.Setup(ctx, telemetry.Options{ServiceName: Name, Version: o.Version}); err != nil {
+			return fmt.Errorf("setting up telemetry: %w", err)
+		}
+		defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
+	}
 
 	// The HTTP endpoints answer from the start: /healthz while NATS is still out of reach, and
 	// /readyz saying what the service waits for.
