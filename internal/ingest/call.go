@@ -18,6 +18,10 @@ import (
 // time Amplience records, when reconciliation looks for an asset an earlier attempt created.
 const claimGrace = 5 * time.Second
 
+// repeatedFailures is the delivery count from which a transient failure of one event is probed
+// on its own (see lastChance).
+const repeatedFailures = 3
+
 // call makes the createAsset call the ledger entry (at revision rev) has just counted, and
 // acts on its answer.
 func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64) Outcome {
@@ -68,13 +72,23 @@ func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, 
 		}
 		return p.retryLater(ctx, d, entry, rev, err, spent)
 	default:
-		if p.pause.Suspect(d.ev.Key) {
+		if p.pause.Suspect(d.ev.Key) || p.lastChance(d, entry, spent) {
 			if perr := p.pause.Check(ctx); perr != nil {
 				return p.pauseFor(ctx, d, entry, rev, spent, perr)
 			}
 		}
 		return p.retryLater(ctx, d, entry, rev, err, spent)
 	}
+}
+
+// lastChance reports whether a transient failure of this event must be probed even though
+// other events are not failing too (SPEC: no event is dead-lettered because the API was down):
+// it spent the event's last attempt, so the next step is an exhausted dead letter, or the event
+// keeps failing delivery after delivery (an outage seen by a single event in flight, whose
+// lookups spend no attempt, would otherwise run into the consumer's MaxDeliver). The probe is
+// shared and rate-limited by the Pauser, so this costs at most one request per probe gap.
+func (p *Pipeline) lastChance(d *delivery, entry ledger.Entry, spent bool) bool {
+	return (spent && entry.Attempts >= p.o.MaxAttempts) || d.delivered >= repeatedFailures
 }
 
 // retryLater handles a transient failure of the event: back off, or dead-letter it as
