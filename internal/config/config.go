@@ -107,7 +107,7 @@ func Load(ctx context.Context, lookup envconfig.Lookuper, readFile ReadFile) (Co
 		if !ok || file == "" {
 			continue
 		}
-		if _, direct := lookup.Lookup(name); direct {
+		if v, direct := lookup.Lookup(name); direct && v != "" {
 			problems = append(problems, fmt.Sprintf("%s and %s_FILE are both set; set only one", name, name))
 			continue
 		}

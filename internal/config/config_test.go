@@ -146,6 +146,7 @@ func TestSecretFileProblems(t *testing.T) {
 	}{
 		{"both set", map[string]string{"NATS_TOKEN": "t", "NATS_TOKEN_FILE": "/f"}, "NATS_TOKEN and NATS_TOKEN_FILE are both set"},
 		{"unreadable", map[string]string{"NATS_TOKEN_FILE": "/missing"}, "NATS_TOKEN_FILE: cannot read the secret file"},
+		{"defined empty beside the file", map[string]string{"NATS_TOKEN": "", "NATS_TOKEN_FILE": "/missing"}, "NATS_TOKEN_FILE: cannot read the secret file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

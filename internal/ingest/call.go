@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -100,9 +101,11 @@ func (p *Pipeline) retryLater(ctx context.Context, d *delivery, entry ledger.Ent
 		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: err})
 	}
 	delay := p.o.Backoff.RetryDelay(max(entry.Attempts, 1), gqlapi.RetryAfter(err))
-	p.o.Logger.InfoContext(ctx, "event will be retried", p.logAttrs(d,
-		"outcome", OutcomeRetry, "attempts", entry.Attempts, "delay", delay.String(), "error", err.Error(),
-		"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
+	if p.o.Logger.Enabled(ctx, slog.LevelInfo) {
+		p.o.Logger.InfoContext(ctx, "event will be retried", p.logAttrs(d,
+			"outcome", OutcomeRetry, "attempts", entry.Attempts, "delay", delay.String(), "error", err.Error(),
+			"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
+	}
 	if nerr := d.settle.NakWithDelay(delay); nerr != nil {
 		p.o.Logger.WarnContext(ctx, "nak failed; the event returns after the ack wait", p.logAttrs(d, "error", nerr)...)
 	}
