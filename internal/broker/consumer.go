@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -164,4 +165,38 @@ func (e *ensurer) reconcileConsumer(ctx context.Context, s jetstream.Stream, c j
 		return nil, nil, fmt.Errorf("updating %d setting(s) of consumer %s on stream %s: %w", fixable, want.Durable, stream, err)
 	}
 	return c, nil, nil
+}
+
+// AdvisoryDurable is the name of the advisory stream's durable consumer.
+func AdvisoryDurable(durable string) string { return durable + "-advisories" }
+
+// ensureAdvisoryConsumer looks up, or creates when allowed, the durable pull consumer that
+// reads the advisory stream. Its settings are the service's own business, so an existing one
+// is used as it is.
+func (e *ensurer) ensureAdvisoryConsumer(ctx context.Context, s jetstream.Stream, r Resources) (jetstream.Consumer, string, error) {
+	want := jetstream.ConsumerConfig{
+		Durable: AdvisoryDurable(r.Durable), AckPolicy: jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy, AckWait: time.Minute, MaxDeliver: -1,
+		Description: "asset-ingest-consumer: dead-letters the events JetStream stopped delivering",
+	}
+	c, err := retryNotFound(ctx, e, jetstream.ErrStreamNotFound, func() (jetstream.Consumer, error) {
+		return s.Consumer(ctx, want.Durable)
+	})
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound) && !e.create:
+		return nil, fmt.Sprintf("consumer %s on stream %s does not exist (INGEST_CREATE_RESOURCES=false): create it or let the service create it", want.Durable, r.AdvisoryStream), nil
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		if c, err = e.createConsumer(ctx, s, want); err != nil {
+			return nil, "", err
+		}
+		if c != nil {
+			e.log.Info("created consumer", "stream", r.AdvisoryStream, "consumer", want.Durable)
+			return c, "", nil
+		}
+		c, err = retryTimeout(ctx, e, func() (jetstream.Consumer, error) { return s.Consumer(ctx, want.Durable) })
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("looking up consumer %s on stream %s: %w", want.Durable, r.AdvisoryStream, err)
+	}
+	return c, "", nil
 }

@@ -101,6 +101,15 @@ func (e *ensurer) ensure(ctx context.Context, r Resources) (Bound, error) {
 		b.Consumer = c
 	}
 
+	if b.Advisories != nil {
+		c, problem, err := e.ensureAdvisoryConsumer(ctx, b.Advisories, r)
+		if err != nil {
+			return Bound{}, err
+		}
+		note(problem)
+		b.AdvisoryConsumer = c
+	}
+
 	if len(problems) > 0 {
 		return Bound{}, &ConfigError{Problems: problems}
 	}

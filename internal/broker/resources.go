@@ -88,6 +88,9 @@ type Bound struct {
 	Inbound, Results, DLQ, Advisories jetstream.Stream
 	// Consumer is the durable pull consumer on Inbound.
 	Consumer jetstream.Consumer
+	// AdvisoryConsumer is the durable pull consumer on Advisories that all replicas share to
+	// read max-deliveries advisories; its name is the durable's with "-advisories".
+	AdvisoryConsumer jetstream.Consumer
 	// Ledger is the key-value bucket of claims, results and index keys.
 	Ledger jetstream.KeyValue
 }

@@ -116,6 +116,10 @@ func (e *Error) Error() string {
 // timeout.
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrNotSent marks an error returned because the caller's context ended while the request
+// waited for the request budget: nothing reached Amplience.
+var ErrNotSent = errors.New("the request was not sent")
+
 // KindOf returns the kind of err. For an error that is not (or does not wrap) an *Error it
 // returns KindTransient; in particular a call ended by the caller's own context returns an
 // error wrapping context.Canceled or context.DeadlineExceeded (not an *Error), and the caller,

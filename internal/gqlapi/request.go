@@ -73,7 +73,7 @@ func (c *caller) send(ctx context.Context, op string, body []byte) (json.RawMess
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
-				return nil, 0, canceled(op, ctx)
+				return nil, 0, fmt.Errorf("%w: %w", ErrNotSent, canceled(op, ctx))
 			}
 			return nil, 0, &Error{Kind: KindRateLimited, Op: op, Message: "waiting for the request budget", Err: err}
 		}

@@ -62,8 +62,12 @@ func (a *Advisories) Run(ctx context.Context) error {
 		}
 		for msg := range batch.Messages() {
 			if err := a.handle(ctx, msg.Data()); err != nil {
-				a.log.Error("handling a max-deliveries advisory failed; it will be retried", "error", err)
-				_ = msg.NakWithDelay(5 * time.Second)
+				delay := 5 * time.Second
+				if meta, merr := msg.Metadata(); merr == nil && meta.NumDelivered > 1 {
+					delay = min(delay<<min(meta.NumDelivered-1, 8), 10*time.Minute)
+				}
+				a.log.Error("handling a max-deliveries advisory failed; it will be retried", "error", err, "retry_in", delay.String())
+				_ = msg.NakWithDelay(delay)
 				continue
 			}
 			_ = msg.Ack()
@@ -121,7 +125,14 @@ func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
 		return p.republishIngested(ctx, d, entry)
 	case entry.State == ledger.StateDead && d.replay.Count <= entry.ReplayCount:
 		return p.redeadLetter(ctx, d, entry)
+	case entry.State == ledger.StatePending && p.claimLive(entry):
+		// The last delivery may still be running somewhere: decide once it has settled.
+		return OutcomeHandedBack
 	}
+	if !p.enter(ev.Key) {
+		return OutcomeHandedBack
+	}
+	defer p.leave(ev.Key)
 	return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: why})
 }
 

@@ -61,3 +61,22 @@ func TestRetryAfterOverridesMaxUpToAnHour(t *testing.T) {
 		})
 	}
 }
+
+// Deliveries that spend no attempt (429s, pauses, live claims) back off by delivery count, so
+// the consumer's MaxDeliver backstop takes hours, not seconds, to reach.
+func TestDeliveryBackoffGrowsWithDeliveries(t *testing.T) {
+	t.Parallel()
+	p := &Pipeline{o: Options{Backoff: Backoff{Base: time.Second, Max: 10 * time.Minute}}}
+	var total time.Duration
+	for n := uint64(1); n <= 100; n++ {
+		d := p.deliveryBackoff(&delivery{delivered: n})
+		step := min(time.Second<<min(n-1, 20), 10*time.Minute)
+		if d < step/2 || d > step {
+			t.Fatalf("delivery %d: delay %s outside [%s, %s]", n, d, step/2, step)
+		}
+		total += d
+	}
+	if total < 5*time.Hour {
+		t.Errorf("100 deliveries back off %s in all, want hours", total)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/ratelimit"
 )
 
 // claimGrace is the clock skew allowed between a claim's first-attempt time and the creation
@@ -24,17 +25,32 @@ const claimGrace = 5 * time.Second
 const repeatedFailures = 3
 
 // call makes the createAsset call the ledger entry (at revision rev) has just counted, and
-// acts on its answer.
+// acts on its answer. While the call runs (including its wait for the request budget) the
+// claim's heartbeat is refreshed, so no other replica takes the event over.
 func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64) Outcome {
 	d.span.SetAttributes(attribute.Int("ingest.attempt", entry.Attempts))
+	callCtx, cancelCall := context.WithCancel(ctx)
+	defer cancelCall()
+	keep := p.keepClaim(callCtx, d, entry, rev, cancelCall)
 	start := p.o.Now()
-	asset, err := p.api.CreateAsset(ctx, toInput(d.ev.Asset))
+	asset, err := p.api.CreateAsset(callCtx, toInput(d.ev.Asset))
 	p.o.Metrics.call(ctx, time.Since(start), err)
+	entry, rev, lost := keep.stop()
 	if err == nil {
 		p.pause.Succeeded()
-		return p.ingested(ctx, d, entry, rev, asset)
+		// Whatever happens to ctx now, the asset exists: record it.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.o.AckWait/2)
+		defer cancel()
+		return p.ingested(wctx, d, entry, rev, asset)
 	}
-	if ctx.Err() != nil {
+	switch {
+	case errors.Is(err, gqlapi.ErrNotSent):
+		// Stopped while waiting for the request budget: nothing was sent, so nothing counts.
+		p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
+		return p.handBack(context.WithoutCancel(ctx), d, "stopped before the call was sent", p.o.Backoff.Base)
+	case lost:
+		return p.handBack(context.WithoutCancel(ctx), d, "another replica took the claim over", p.o.Backoff.Base)
+	case ctx.Err() != nil:
 		// Shutting down mid-call: the call counted (it may have reached Amplience); the next
 		// delivery reconciles.
 		return p.handBack(context.WithoutCancel(ctx), d, "stopping during the call", p.o.Backoff.Base)
@@ -46,14 +62,20 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 // failed acts on a failed API request for the event. spent says whether the request counted
 // as an attempt (a createAsset call) or was a lookup.
 func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error, spent bool) Outcome {
+	if errors.Is(err, ratelimit.ErrUnavailable) {
+		// The shared request budget cannot be read: NATS, not the event. Nothing was sent.
+		if spent {
+			p.unspend(ctx, d, entry, rev, err)
+		}
+		return p.systemic(ctx, d, "waiting for the request budget", err)
+	}
 	switch gqlapi.KindOf(err) {
 	case gqlapi.KindRateLimited:
 		// Not the event's fault: give the attempt back and wait at least Retry-After.
-		delay := p.o.Backoff.RetryDelay(max(entry.Attempts, 1), gqlapi.RetryAfter(err))
 		if spent {
-			p.unspend(ctx, d, entry, rev)
+			p.unspend(ctx, d, entry, rev, err)
 		}
-		return p.handBack(ctx, d, "rate limited by the API", delay)
+		return p.handBack(ctx, d, "rate limited by the API", min(gqlapi.RetryAfter(err), maxRetryAfter))
 	case gqlapi.KindRejected:
 		if !spent {
 			return p.retryLater(ctx, d, entry, rev, err, spent)
@@ -61,7 +83,7 @@ func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, 
 		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected, err: err})
 	case gqlapi.KindPermission:
 		if perr := p.pause.Check(ctx); perr != nil {
-			return p.pauseFor(ctx, d, entry, rev, spent, perr)
+			return p.pauseFor(ctx, d, entry, rev, spent, err, perr)
 		}
 		if !spent {
 			return p.retryLater(ctx, d, entry, rev, err, spent)
@@ -69,13 +91,13 @@ func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, 
 		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected, err: err})
 	case gqlapi.KindUnauthorized:
 		if perr := p.pause.Check(ctx); perr != nil {
-			return p.pauseFor(ctx, d, entry, rev, spent, perr)
+			return p.pauseFor(ctx, d, entry, rev, spent, err, perr)
 		}
 		return p.retryLater(ctx, d, entry, rev, err, spent)
 	default:
 		if p.pause.Suspect(d.ev.Key) || p.lastChance(d, entry, spent) {
 			if perr := p.pause.Check(ctx); perr != nil {
-				return p.pauseFor(ctx, d, entry, rev, spent, perr)
+				return p.pauseFor(ctx, d, entry, rev, spent, err, perr)
 			}
 		}
 		return p.retryLater(ctx, d, entry, rev, err, spent)
@@ -101,6 +123,10 @@ func (p *Pipeline) retryLater(ctx context.Context, d *delivery, entry ledger.Ent
 		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: err})
 	}
 	delay := p.o.Backoff.RetryDelay(max(entry.Attempts, 1), gqlapi.RetryAfter(err))
+	if !spent {
+		// A lookup spends no attempt, so its backoff grows with the deliveries instead.
+		delay = max(delay, p.deliveryBackoff(d))
+	}
 	if p.o.Logger.Enabled(ctx, slog.LevelInfo) {
 		p.o.Logger.InfoContext(ctx, "event will be retried", p.logAttrs(d,
 			"outcome", OutcomeRetry, "attempts", entry.Attempts, "delay", delay.String(), "error", err.Error(),
@@ -114,26 +140,44 @@ func (p *Pipeline) retryLater(ctx context.Context, d *delivery, entry ledger.Ent
 
 // pauseFor pauses the replica after a failed probe and hands the message back, giving back the
 // attempt: no event pays for the API, its credentials or NATS being down.
-func (p *Pipeline) pauseFor(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, spent bool, probeErr error) Outcome {
+func (p *Pipeline) pauseFor(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, spent bool, err, probeErr error) Outcome {
 	if spent {
-		p.unspend(ctx, d, entry, rev)
+		p.unspend(ctx, d, entry, rev, err)
 	}
 	reason := "Amplience probe failed: " + probeErr.Error()
 	p.pause.Pause(reason)
 	return p.handBack(ctx, d, reason, p.o.Backoff.Base)
 }
 
-// unspend gives back the attempt the entry counted for a call that did not count: a 429, or a
-// failure the probe showed to be the system's. A failure to write only costs the event one
-// attempt of its budget.
-func (p *Pipeline) unspend(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64) {
+// unspend gives back the attempt the entry counted for a call that did not count: a 429, a
+// call never sent, or a failure the probe showed to be the system's. When the failed call may
+// still have created the asset (a timeout, a 5xx, a transport error), the entry keeps
+// MayExist, so the next delivery reconciles before calling again. A failure to write only
+// costs the event one attempt of its budget.
+func (p *Pipeline) unspend(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, cause error) {
 	if entry.Attempts == 0 {
 		return
 	}
 	entry.Attempts--
+	if mayHaveCreated(cause) {
+		entry.MayExist = true
+	}
 	if _, err := p.ledger.Update(ctx, d.ev.Key, entry, rev); err != nil {
 		p.o.Logger.WarnContext(ctx, "could not give the attempt back", p.logAttrs(d, "error", err)...)
 	}
+}
+
+// mayHaveCreated reports whether a failed createAsset may have created the asset anyway. Only
+// answers that prove the request was refused before it did anything say no.
+func mayHaveCreated(err error) bool {
+	if errors.Is(err, gqlapi.ErrNotSent) || errors.Is(err, ratelimit.ErrUnavailable) {
+		return false
+	}
+	switch gqlapi.KindOf(err) {
+	case gqlapi.KindRateLimited, gqlapi.KindUnauthorized, gqlapi.KindPermission, gqlapi.KindRejected:
+		return false
+	}
+	return true
 }
 
 // reconcile looks for an asset an earlier attempt for this event created: same repository,
@@ -162,8 +206,11 @@ func (p *Pipeline) reconcile(ctx context.Context, d *delivery, entry ledger.Entr
 // lookupFailed handles a reconciliation that could not finish: the event may not be called
 // again before it is known whether its asset exists.
 func (p *Pipeline) lookupFailed(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error) Outcome {
+	if ctx.Err() != nil {
+		return p.handBack(context.WithoutCancel(ctx), d, "stopping during reconciliation", p.o.Backoff.Base)
+	}
 	var gerr *gqlapi.Error
-	if !errors.As(err, &gerr) {
+	if !errors.As(err, &gerr) && !errors.Is(err, ratelimit.ErrUnavailable) {
 		return p.systemic(ctx, d, "reading the ledger asset index", err)
 	}
 	return p.failed(ctx, d, entry, rev, err, false)

@@ -27,31 +27,39 @@ type ledgerRef struct {
 	rev   uint64
 }
 
-// deadLetter publishes the dead letter and waits for its confirmation, records the entry as
-// dead, publishes asset.ingest_failed, and terminates the message. A failure of any write
-// pauses the replica and hands the message back: it is never dropped.
+// deadLetter records the decision in the ledger (the entry becomes dead), publishes the dead
+// letter and waits for its confirmation, publishes asset.ingest_failed, and terminates the
+// message. A crash after the ledger write repeats the same dead letter on the next delivery (a
+// duplicate within the stream's window). A failure of any write pauses the replica and hands
+// the message back: it is never dropped.
 func (p *Pipeline) deadLetter(ctx context.Context, d *delivery, ref *ledgerRef, f failure) Outcome {
 	dl := p.deadLetterOf(d, f.class, events.OneLine(events.RedactText(f.err.Error()), 1024), p.o.Now().UTC())
-	attempts := 0
+	var entry ledger.Entry
+	var rev uint64
 	if ref != nil {
-		attempts = ref.entry.Attempts
+		entry = ref.entry
+		dl.Attempts = entry.Attempts
+		entry.State, entry.Owner = ledger.StateDead, ""
+		entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = dl.Class, dl.Err, dl.FailedAt, 0
+		next, err := p.ledger.Update(ctx, d.ev.Key, entry, ref.rev)
+		if errors.Is(err, ledger.ErrConflict) {
+			// The entry changed since it was read: the next delivery reads it again.
+			return p.handBack(ctx, d, "ledger entry changed while dead-lettering", p.o.Backoff.Base)
+		}
+		if err != nil {
+			return p.systemic(ctx, d, "recording the dead letter in the ledger", err)
+		}
+		rev = next
 	}
-	dl.Attempts = attempts
-
 	seq, err := p.publishDeadLetter(ctx, d, dl)
 	if err != nil {
 		return p.systemic(ctx, d, "publishing the dead letter", err)
 	}
 	if ref != nil {
-		entry := ref.entry
-		entry.State, entry.Owner = ledger.StateDead, ""
-		entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = dl.Class, dl.Err, dl.FailedAt, seq
-		if _, err := p.ledger.Update(ctx, d.ev.Key, entry, ref.rev); err != nil && !errors.Is(err, ledger.ErrConflict) {
-			return p.systemic(ctx, d, "recording the dead letter in the ledger", err)
-		} else if err != nil {
-			// The entry changed since it was read: leave the decision to the next delivery,
-			// which reads the entry again (the dead letter is a duplicate within the window).
-			return p.handBack(ctx, d, "ledger entry changed while dead-lettering", p.o.Backoff.Base)
+		// The sequence is for operators; a failure to record it loses nothing.
+		entry.DLQSequence = seq
+		if _, err := p.ledger.Update(ctx, d.ev.Key, entry, rev); err != nil {
+			p.o.Logger.WarnContext(ctx, "recording the dead letter's sequence in the ledger failed", p.logAttrs(d, "error", err)...)
 		}
 	}
 	return p.finishDeadLetter(ctx, d, dl, seq)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -203,6 +204,12 @@ func (p *Pipeline) decide(ctx context.Context, d *delivery, claimFirst bool) (Ou
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
 		return p.claim(ctx, d, now)
+	case errors.Is(err, ledger.ErrCorrupt):
+		// Not a failure of the system: pausing would not mend it. Hold the event (its
+		// deliveries back off) until an operator repairs or removes the entry.
+		p.o.Logger.ErrorContext(ctx, "the event's ledger entry is unreadable; holding the event",
+			p.logAttrs(d, "ledger_key", "event."+key, "error", err)...)
+		return p.handBack(ctx, d, "unreadable ledger entry", p.o.Backoff.Max), nil
 	case err != nil:
 		return p.systemic(ctx, d, "reading the ledger", err), nil
 	}
@@ -223,11 +230,11 @@ func (p *Pipeline) decide(ctx context.Context, d *delivery, claimFirst bool) (Ou
 		return p.retake(ctx, d, entry, rev, true)
 	default:
 		p.o.Metrics.ledger(ctx, "pending")
-		if entry.Owner != "" && entry.Owner != p.o.Replica && now.Sub(entry.Heartbeat) < p.o.AckWait {
+		if entry.Owner != p.o.Replica && p.claimLive(entry) {
 			wait := entry.Heartbeat.Add(p.o.AckWait).Sub(now)
 			return p.handBack(ctx, d, "claimed by replica "+entry.Owner, max(wait, time.Second)), nil
 		}
-		reconcile := entry.Attempts > 0
+		reconcile := entry.Attempts > 0 || entry.MayExist
 		if d.replay.Count > entry.ReplayCount {
 			entry.Attempts, entry.ReplayCount, reconcile = 0, d.replay.Count, true
 		}
@@ -299,8 +306,11 @@ func (p *Pipeline) leave(key string) {
 	p.mu.Unlock()
 }
 
-// handBack returns the message for later without deciding anything about the event.
+// handBack returns the message for later without deciding anything about the event. The delay
+// is at least delay, and grows with the delivery count (see deliveryBackoff), so deliveries
+// that spend no attempt cannot run through the consumer's MaxDeliver in minutes.
 func (p *Pipeline) handBack(ctx context.Context, d *delivery, why string, delay time.Duration) Outcome {
+	delay = max(delay, p.deliveryBackoff(d))
 	if p.o.Logger.Enabled(ctx, slog.LevelInfo) {
 		p.o.Logger.InfoContext(ctx, "delivery handed back", p.logAttrs(d,
 			"outcome", OutcomeHandedBack, "reason", why, "delay", delay.String(),
@@ -329,4 +339,23 @@ func (p *Pipeline) logAttrs(d *delivery, kv ...any) []any {
 		attrs = append(attrs, "event_id", d.ev.ID, "event_source", d.ev.Source)
 	}
 	return append(attrs, kv...)
+}
+
+// deliveryBackoff is the delay for a delivery that spends no attempt: exponential in the
+// delivery count from the backoff base up to its maximum, with half jitter (never shorter than
+// half the step).
+func (p *Pipeline) deliveryBackoff(d *delivery) time.Duration {
+	step := p.o.Backoff.Max
+	if n := d.delivered; n >= 1 && n < 62 && p.o.Backoff.Base <= p.o.Backoff.Max>>(n-1) {
+		step = p.o.Backoff.Base << (n - 1)
+	}
+	if step <= 1 {
+		return step
+	}
+	return step/2 + rand.N(step/2)
+}
+
+// claimLive reports whether a pending entry's owner refreshed its claim within the ack wait.
+func (p *Pipeline) claimLive(e ledger.Entry) bool {
+	return e.Owner != "" && p.o.Now().Sub(e.Heartbeat) < p.o.AckWait
 }

@@ -46,6 +46,10 @@ type Entry struct {
 	FirstAttempt time.Time `json:"first_attempt,omitzero"`
 	// ReplayCount is the Ingest-Replay-Count of the delivery that last claimed the entry.
 	ReplayCount int `json:"replay_count"`
+	// MayExist records that a call was made whose outcome is unknown (a timeout, a 5xx, a
+	// crash), even when its attempt was given back because the system was down: the next
+	// delivery reconciles before calling again. It is never cleared while the entry is pending.
+	MayExist bool `json:"may_exist,omitempty"`
 
 	// AssetID and Completion are set once created: Completion is the asset.ingested event,
 	// byte for byte, so a duplicate delivery republishes exactly the same event.
@@ -69,6 +73,8 @@ var (
 	ErrExists = errors.New("ledger: entry exists")
 	// ErrConflict: the entry changed since it was read; read it again and decide again.
 	ErrConflict = errors.New("ledger: entry changed since it was read")
+	// ErrCorrupt: the entry is not one this service wrote (not valid JSON, or no known state).
+	ErrCorrupt = errors.New("ledger: entry is unreadable")
 	// ErrAssetTaken: the asset id is already recorded for another event.
 	ErrAssetTaken = errors.New("ledger: asset recorded by another event")
 )
@@ -94,7 +100,12 @@ func (l *Ledger) Get(ctx context.Context, eventKey string) (Entry, uint64, error
 	}
 	var e Entry
 	if err := json.Unmarshal(kve.Value(), &e); err != nil {
-		return Entry{}, 0, fmt.Errorf("decoding ledger entry: %w", err)
+		return Entry{}, kve.Revision(), fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	switch e.State {
+	case StatePending, StateCreated, StateDead:
+	default:
+		return Entry{}, kve.Revision(), fmt.Errorf("%w: unknown state %q", ErrCorrupt, e.State)
 	}
 	return e, kve.Revision(), nil
 }

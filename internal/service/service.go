@@ -36,9 +36,9 @@ const Name = "asset-ingest-consumer"
 
 // Options are what [Run] needs besides the configuration.
 type Options struct {
-	Config    config.Config
-	Version   string
-	Logger    *slog.Logger
+	Config  config.Config
+	Version string
+	Logger  *slog.Logger
 	// Telemetry holds the providers; nil sets up providers that export nothing.
 	Telemetry *telemetry.Telemetry
 
@@ -131,10 +131,6 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("checking JetStream resources: %w", err)
 	}
-	advCons, err := advisoryConsumer(ctx, bound.Advisories, cfg)
-	if err != nil {
-		return err
-	}
 
 	var limiter *ratelimit.Limiter
 	if !limit.Unlimited() {
@@ -153,12 +149,20 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	led := ledger.New(bound.Ledger)
-	// The probe is bounded by the client's own timeout per request (a wait for the shared
-	// budget is not a failure), and the ledger check by its own.
+	// The probe checks every dependency whose failure pauses the replica, touching no event:
+	// a fresh token and an authenticated query (bounded by the client's own timeout per
+	// request; a wait for the shared budget is not a failure), a read of the default
+	// repository when there is one (so a key that lost its DAM permission fails the probe
+	// instead of dead-lettering every event as rejected), and the ledger, results and
+	// dead-letter streams.
 	probe := func(ctx context.Context) error {
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := api.Probe(ctx)
+		if err == nil && cfg.AssetRepositoryID != "" {
+			_, err = api.FindByName(ctx, cfg.AssetRepositoryID, probeName, o.Now())
+		}
+		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		return errors.Join(api.Probe(ctx), led.Check(lctx))
+		return errors.Join(err, led.Check(nctx), streamCheck(nctx, bound.Results), streamCheck(nctx, bound.DLQ))
 	}
 	pauser := ingest.NewPauser(probe, ingest.PauserOptions{
 		Now: o.Now, Logger: log.With("component", "pause"), OnChange: health.setPaused,
@@ -187,7 +191,7 @@ func Run(ctx context.Context, o Options) error {
 		Concurrency: cfg.Concurrency, AckWait: cfg.AckWait,
 		Logger: log.With("component", "runner"), Metrics: metrics, OnBound: health.setBound,
 	})
-	advisories := ingest.NewAdvisories(pipe, bound.Inbound, advCons, log.With("component", "advisories"))
+	advisories := ingest.NewAdvisories(pipe, bound.Inbound, bound.AdvisoryConsumer, log.With("component", "advisories"))
 
 	log.Info("service started", "version", o.Version, "replica", o.Replica, "http", ln.Addr().String(),
 		"stream", cfg.IngestStream, "consumer", cfg.IngestDurable, "concurrency", cfg.Concurrency,
@@ -230,6 +234,24 @@ func Run(ctx context.Context, o Options) error {
 	return runErr
 }
 
+// probeName is the asset name the probe searches for: no asset is expected to have it.
+const probeName = "asset-ingest-consumer-probe"
+
+// streamCheck reports whether a stream answers and accepts messages (not full with DiscardNew).
+func streamCheck(ctx context.Context, s jetstream.Stream) error {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("reading stream info: %w", err)
+	}
+	c := info.Config
+	full := (c.MaxMsgs > 0 && info.State.Msgs >= uint64(c.MaxMsgs)) ||
+		(c.MaxBytes > 0 && info.State.Bytes >= uint64(c.MaxBytes))
+	if c.Discard == jetstream.DiscardNew && full {
+		return fmt.Errorf("stream %s is full and refuses new messages", c.Name)
+	}
+	return nil
+}
+
 // Parsed parses the settings that have a syntax of their own; the errors are [config.Problems].
 func Parsed(cfg config.Config) (ratelimit.Limit, events.Sources, error) {
 	var p config.Problems
@@ -256,31 +278,6 @@ func Resources(cfg config.Config) broker.Resources {
 		AckWait: cfg.AckWait, MaxDeliver: cfg.EffectiveMaxDeliver(), MaxAckPending: cfg.MaxAckPending,
 		Create: cfg.CreateResources,
 	}
-}
-
-// advisoryConsumer binds the durable consumer all replicas share on the advisory stream.
-func advisoryConsumer(ctx context.Context, s jetstream.Stream, cfg config.Config) (jetstream.Consumer, error) {
-	name := cfg.IngestDurable + "-advisories"
-	c, err := s.Consumer(ctx, name)
-	if err == nil {
-		return c, nil
-	}
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("looking up consumer %s on %s: %w", name, cfg.AdvisoryStream, err)
-	}
-	if !cfg.CreateResources {
-		return nil, &broker.ConfigError{Problems: []string{fmt.Sprintf(
-			"consumer %s on stream %s does not exist; create it or set INGEST_CREATE_RESOURCES=true", name, cfg.AdvisoryStream)}}
-	}
-	c, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: name, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckWait: time.Minute, MaxDeliver: -1,
-		Description: "asset-ingest-consumer: dead-letters the events JetStream stopped delivering",
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating consumer %s on %s: %w", name, cfg.AdvisoryStream, err)
-	}
-	return c, nil
 }
 
 // apiKeyID names the API key the request budget belongs to, without revealing it.

@@ -1,0 +1,62 @@
+package service_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
+)
+
+// SPEC "The ledger": a pending claim left by an earlier attempt is reconciled before calling
+// again, even when that attempt was given back because the probe failed: the call may have
+// created the asset.
+func TestAttemptGivenBackAfterAFailedProbeStillReconciles(t *testing.T) {
+	t.Parallel()
+	e := servicetest.Start(t, servicetest.Options{Env: map[string]string{"INGEST_MAX_ATTEMPTS": "1"}})
+	e.Sandbox.AddFault(sandbox.Fault{Match: "maybe-created", Times: 1, Status: 500, CreateThenFail: true})
+	e.Sandbox.AddFault(sandbox.Fault{Times: 1, Status: 503}) // the probe that follows fails
+	e.Publish(servicetest.NewEvent("maybe-created").Msg())
+
+	e.WaitFor(30*time.Second, "asset.ingested", func() bool { return len(completions(t, e, "assets.ingested.")) == 1 })
+	if n := len(e.Sandbox.Assets()); n != 1 {
+		t.Errorf("sandbox has %d assets, want exactly 1", n)
+	}
+	if n := e.Sandbox.Stats().CreateAssetCalls["maybe-created"]; n != 1 {
+		t.Errorf("createAsset calls = %d, want 1: the redelivery must find the asset, not create another", n)
+	}
+	if n := len(e.Messages("ASSETS_DLQ")); n != 0 {
+		t.Errorf("%d dead letters; the failure was the system's", n)
+	}
+}
+
+// SPEC "The ledger": a live claim is one whose owner refreshed it within INGEST_ACK_WAIT. A
+// call that outlives the ack wait (a 401, a token refresh and a repeat) keeps its claim live,
+// so a second publication of the same event on another replica waits instead of calling too.
+func TestClaimStaysLiveWhileTheCallOutlivesTheAckWait(t *testing.T) {
+	t.Parallel()
+	common := map[string]string{"INGEST_ACK_WAIT": "2s", "AMPLIENCE_TIMEOUT": "1500ms", "INGEST_CONCURRENCY": "1"}
+	a := servicetest.Start(t, servicetest.Options{Env: common})
+	envB := map[string]string{"AMPLIENCE_API_URL": a.SandboxURL + "/graphql", "AMPLIENCE_AUTH_URL": a.SandboxURL + "/oauth/token"}
+	for k, v := range common {
+		envB[k] = v
+	}
+	b := servicetest.Start(t, servicetest.Options{Server: a.Server, Env: envB, NoService: true})
+
+	a.Sandbox.AddFault(sandbox.Fault{Match: "slow", Times: 1, Status: 401, Delay: 1200 * time.Millisecond})
+	a.Sandbox.AddFault(sandbox.Fault{Match: "slow", Times: 1, Delay: 1200 * time.Millisecond})
+	a.Publish(servicetest.NewEvent("slow").Msg())
+	a.WaitFor(10*time.Second, "the first call", func() bool { return a.Sandbox.Stats().CreateAssetCalls["slow"] >= 1 })
+	claimed := time.Now()
+	b.StartService()
+	// Past the ack wait since the claim, while A's repeated call is still running.
+	a.WaitFor(10*time.Second, "the ack wait to pass", func() bool { return time.Since(claimed) > 2100*time.Millisecond })
+	a.Publish(servicetest.NewEvent("slow").Msg())
+
+	a.WaitFor(30*time.Second, "both deliveries settled", func() bool {
+		return ackPending(t, a) == 0 && numPending(t, a) == 0 && len(completions(t, a, "assets.ingested.")) >= 1
+	})
+	if n := len(a.Sandbox.Assets()); n != 1 {
+		t.Errorf("sandbox has %d assets, want exactly 1", n)
+	}
+}
