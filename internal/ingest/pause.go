@@ -131,6 +131,10 @@ func (p *Pauser) Suspect(eventKey string) bool {
 		}
 	}
 	p.suspects = append(p.suspects, eventKey)
+	if len(p.suspects) > p.o.Suspects {
+		// Only the latest failures in a row matter.
+		p.suspects = p.suspects[len(p.suspects)-p.o.Suspects:]
+	}
 	return len(p.suspects) >= p.o.Suspects
 }
 

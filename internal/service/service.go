@@ -204,7 +204,7 @@ func Run(ctx context.Context, o Options) error {
 	wg.Go(func() { _ = advisories.Run(bg) })
 	if o.Ready != nil {
 		wg.Go(func() {
-			if health.waitBound(ctx) {
+			if health.waitBound(bg) {
 				o.Ready(ln.Addr().String())
 			}
 		})
