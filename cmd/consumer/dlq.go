@@ -90,16 +90,9 @@ func dlqList(ctx context.Context, args []string, getenv lookupEnv, stdout, stder
 	var sf selectionFlags
 	sf.add(fs)
 	asJSON := fs.Bool("json", false, "one JSON object per dead letter and line, nothing else")
-	pos, err := parseInterleaved(fs, args)
+	sel, err := parseSelection(fs, &sf, args, false)
 	if err != nil {
 		return err
-	}
-	sel, err := sf.selection(pos, time.Now())
-	if err != nil {
-		return err
-	}
-	if err := sel.Check(false); err != nil {
-		return usageError{err.Error()}
 	}
 	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
 		return t.List(ctx, sel, dlq.ListOptions{JSON: *asJSON})
@@ -133,19 +126,12 @@ func dlqReplay(ctx context.Context, args []string, getenv lookupEnv, stdout, std
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be replayed or refused; change nothing")
 	fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
 	fs.Float64Var(&o.Rate, "rate", 50, "replays per second (0: no limit)")
-	pos, err := parseInterleaved(fs, args)
+	sel, err := parseSelection(fs, &sf, args, true)
 	if err != nil {
 		return err
 	}
 	if o.Rate < 0 {
 		return usageError{"--rate must not be negative"}
-	}
-	sel, err := sf.selection(pos, time.Now())
-	if err != nil {
-		return err
-	}
-	if err := sel.Check(true); err != nil {
-		return usageError{err.Error()}
 	}
 	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
 		_, err := t.Replay(ctx, sel, o)
@@ -160,21 +146,31 @@ func dlqPurge(ctx context.Context, args []string, getenv lookupEnv, stdout, stde
 	var o dlq.PurgeOptions
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be deleted; change nothing")
 	fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
-	pos, err := parseInterleaved(fs, args)
+	sel, err := parseSelection(fs, &sf, args, true)
 	if err != nil {
 		return err
-	}
-	sel, err := sf.selection(pos, time.Now())
-	if err != nil {
-		return err
-	}
-	if err := sel.Check(true); err != nil {
-		return usageError{err.Error()}
 	}
 	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
 		_, err := t.Purge(ctx, sel, o)
 		return err
 	})
+}
+
+// parseSelection parses args (flags and sequence numbers in any order) into a selection;
+// required says whether the command needs one (replay and purge do).
+func parseSelection(fs *flag.FlagSet, sf *selectionFlags, args []string, required bool) (dlq.Selection, error) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return dlq.Selection{}, err
+	}
+	sel, err := sf.selection(pos, time.Now())
+	if err != nil {
+		return dlq.Selection{}, err
+	}
+	if err := sel.Check(required); err != nil {
+		return dlq.Selection{}, usageError{err.Error()}
+	}
+	return sel, nil
 }
 
 // withTool connects with the operator's NATS settings, runs fn with a Tool
