@@ -24,7 +24,8 @@ type Asset struct {
 	CreatedDate time.Time
 }
 
-// CreateAsset calls the createAsset mutation once and returns the created asset.
+// CreateAsset calls the createAsset mutation once and returns the created asset; only its ID
+// is read (the mutation selects nothing else).
 //
 // Every error is an *Error (or wraps ctx.Err() when ctx ended). Whether an asset was created
 // when the call failed is unknown for KindTransient (a timeout may hide a success: reconcile
@@ -39,7 +40,7 @@ func (c *Client) CreateAsset(ctx context.Context, in CreateAssetInput) (Asset, e
 		return Asset{}, &Error{Kind: KindTransient, Op: "CreateAsset", Status: http.StatusOK,
 			Message: "createAsset answered without an asset id"}
 	}
-	return toAsset(resp.CreateAsset.AssetFields), nil
+	return Asset{ID: resp.CreateAsset.Id}, nil
 }
 
 // maxSearchPages bounds FindByName: 50 pages of 100 assets.
