@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"runtime"
 	"sync"
 	"testing"
@@ -86,10 +87,11 @@ func (s *sampler) finish() []sample {
 	return s.marks
 }
 
-// backlogSize is how many events BenchmarkBacklog publishes before any consumer starts.
-const backlogSize = 200_000
+// backlogSize is how many events BenchmarkBacklog publishes before any consumer starts:
+// go test -run '^$' -bench Backlog -benchtime 20000x ./internal/bench/ -backlog 1000000
+var backlogSize = flag.Int("backlog", 200_000, "events BenchmarkBacklog publishes before the service starts")
 
-// BenchmarkBacklog publishes 200,000 events, then starts the service and lets it work through
+// BenchmarkBacklog publishes -backlog events (200,000 by default), then starts the service and lets it work through
 // b.N of them (use -benchtime 20000x or so). A consumer that buffered ahead of its in-flight
 // window would show it here: the heap in use (after a GC) at 10% and 50% of the run should be
 // about the same, and goroutines and unacknowledged deliveries bounded by
@@ -98,8 +100,8 @@ const backlogSize = 200_000
 func BenchmarkBacklog(b *testing.B) {
 	r := newRig(b, nil, nil)
 	start := time.Now()
-	r.publish(0, backlogSize)
-	b.Logf("published %d events in %s", backlogSize, time.Since(start).Round(time.Millisecond))
+	r.publish(0, *backlogSize)
+	b.Logf("published %d events in %s", *backlogSize, time.Since(start).Round(time.Millisecond))
 	b.Run("service", func(b *testing.B) {
 		c := r.collect()
 		runtime.GC()
