@@ -32,6 +32,7 @@ type Pauser struct {
 	mu        sync.Mutex
 	paused    bool
 	reason    string
+	pauses    uint64 // counts Pause calls, so a probe that began before one cannot undo it
 	resumed   chan struct{} // closed while not paused
 	wake      chan struct{} // signals Run that a pause began
 	lastProbe time.Time
@@ -79,6 +80,7 @@ func (p *Pauser) Resumed() <-chan struct{} {
 // Pause pauses the replica for reason (kept for /readyz) until a probe passes.
 func (p *Pauser) Pause(reason string) {
 	p.mu.Lock()
+	p.pauses++
 	if p.paused {
 		p.mu.Unlock()
 		return
@@ -97,9 +99,11 @@ func (p *Pauser) Pause(reason string) {
 	}
 }
 
-func (p *Pauser) resume() {
+// resume lifts the pause unless Pause was called again since the probe that passed began
+// (pauses differs from seen): a fresh systemic failure then waits for the next probe.
+func (p *Pauser) resume(seen uint64) {
 	p.mu.Lock()
-	if !p.paused {
+	if !p.paused || p.pauses != seen {
 		p.mu.Unlock()
 		return
 	}
@@ -193,12 +197,15 @@ func (p *Pauser) Run(ctx context.Context) error {
 				return nil
 			case <-t.C:
 			}
+			p.mu.Lock()
+			seen := p.pauses
+			p.mu.Unlock()
 			if err := p.Check(ctx); err != nil {
 				p.o.Logger.Warn("probe failed; staying paused", "error", err.Error(), "next_probe_in", min(2*gap, p.o.MaxProbeGap).String())
 				gap = min(2*gap, p.o.MaxProbeGap)
 				continue
 			}
-			p.resume()
+			p.resume(seen)
 		}
 	}
 }

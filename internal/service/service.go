@@ -232,8 +232,10 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("service stopping: no more pulls; in-flight events finished")
 	stopBG()
 	wg.Wait()
-	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-		log.Warn("draining the NATS connection", "error", err)
+	// Acks, naks and terms are sent without waiting for the server: flush them before the
+	// deferred Close.
+	if err := nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		log.Warn("flushing the NATS connection", "error", err)
 	}
 	return runErr
 }
