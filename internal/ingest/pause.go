@@ -32,7 +32,7 @@ type Pauser struct {
 	mu        sync.Mutex
 	paused    bool
 	reason    string
-	pauses    uint64 // counts Pause calls, so a probe that began before one cannot undo it
+	pauses    uint64        // counts Pause calls, so a probe that began before one cannot undo it
 	resumed   chan struct{} // closed while not paused
 	wake      chan struct{} // signals Run that a pause began
 	lastProbe time.Time
