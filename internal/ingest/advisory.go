@@ -119,6 +119,11 @@ func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
 		return p.deadLetter(ctx, d, nil, failure{class: events.ClassExhausted, err: why})
+	case errors.Is(err, ledger.ErrCorrupt):
+		// Pausing would not mend the entry, and the event was held until JetStream gave up on
+		// it: hand it to the operators with what is known.
+		return p.deadLetter(ctx, d, nil, failure{class: events.ClassExhausted,
+			err: fmt.Errorf("%w; its ledger entry is unreadable (%w)", why, err)})
 	case err != nil:
 		return p.systemic(ctx, d, "reading the ledger", err)
 	case entry.State == ledger.StateCreated:
@@ -133,6 +138,10 @@ func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
 		return OutcomeHandedBack
 	}
 	defer p.leave(ev.Key)
+	if entry.State == ledger.StateDead {
+		// A replay JetStream gave up on: none of its budget was spent.
+		entry.Attempts, entry.ReplayCount = 0, d.replay.Count
+	}
 	return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: why})
 }
 
