@@ -44,11 +44,9 @@ func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry
 	entry.State, entry.AssetID, entry.Completion, entry.Owner = ledger.StateCreated, asset.ID, body, ""
 
 	var wg sync.WaitGroup
-	var ledgerErr, pubErr error
+	var ledgerErr error
 	wg.Go(func() { _, ledgerErr = p.ledger.Update(ctx, key, entry, rev) })
-	wg.Go(func() {
-		_, pubErr = p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), nats.Header{}, body, completion.ID())
-	})
+	_, pubErr := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), nats.Header{}, body, completion.ID())
 	wg.Wait()
 	if errors.Is(ledgerErr, ledger.ErrConflict) {
 		// Another delivery changed the entry meanwhile; the asset index names this event, so

@@ -32,8 +32,9 @@ type RunnerOptions struct {
 }
 
 // Runner pulls deliveries from the durable consumer, never more than it has free slots, and
-// hands each to the handler in its own goroutine, sending InProgress while it runs. While the
-// pauser says paused, it pulls nothing.
+// hands each to one of its workers (one per slot, living as long as the runner, so that a
+// delivery does not pay for a new goroutine and its stack growth), sending InProgress while
+// the handler runs. While the pauser says paused, it pulls nothing.
 type Runner struct {
 	cons   jetstream.Consumer
 	handle Handler
@@ -74,7 +75,19 @@ func (r *Runner) Run(ctx context.Context) error {
 	// Work outlives ctx by the drain timeout so that in-flight deliveries can finish.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	var wg sync.WaitGroup
+	// Each delivery sent on work holds a slot, so a worker is always free for it or about to
+	// be; a worker gives the slot back once the delivery is settled.
+	work := make(chan jetstream.Msg)
+	var workers sync.WaitGroup
+	for range r.o.Concurrency {
+		workers.Go(func() {
+			for msg := range work {
+				r.run(workCtx, msg)
+				slots <- struct{}{}
+			}
+		})
+	}
+	var wg sync.WaitGroup // the pulls' dispatchers
 	var health pullHealth
 
 	for ctx.Err() == nil {
@@ -129,7 +142,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.o.OnBound(true, "")
 		}
 		wg.Go(func() {
-			started, err := r.dispatch(ctx, batch, slots, workCtx, &wg)
+			started, err := r.dispatch(ctx, batch, work)
 			for range n - started {
 				slots <- struct{}{}
 			}
@@ -139,7 +152,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() {
+		wg.Wait()
+		close(work)
+		workers.Wait()
+		close(done)
+	}()
 	t := time.NewTimer(r.o.DrainTimeout)
 	defer t.Stop()
 	select {
@@ -200,10 +218,11 @@ func (r *Runner) pull(ctx context.Context, n int) (pulling, error) {
 	return pulling{batch: batch, cancel: cancel}, nil
 }
 
-// dispatch starts a handler for each message of the pull as it arrives. Each started handler
-// owns one of the pull's slots and returns it to slots when done; dispatch returns how many
-// it started and the pull's error, if it failed for another reason than ending or shutdown.
-func (r *Runner) dispatch(ctx context.Context, p pulling, slots chan struct{}, workCtx context.Context, wg *sync.WaitGroup) (int, error) {
+// dispatch hands each message of the pull to a worker as it arrives. Each handed-over message
+// takes one of the pull's slots with it, which its worker gives back; dispatch returns how
+// many it handed over and the pull's error, if it failed for another reason than ending or
+// shutdown.
+func (r *Runner) dispatch(ctx context.Context, p pulling, work chan<- jetstream.Msg) (int, error) {
 	defer p.cancel()
 	started := 0
 	for msg := range p.batch.Messages() {
@@ -214,10 +233,7 @@ func (r *Runner) dispatch(ctx context.Context, p pulling, slots chan struct{}, w
 		}
 		started++
 		r.o.Metrics.received(ctx)
-		wg.Go(func() {
-			defer func() { slots <- struct{}{} }()
-			r.run(workCtx, msg)
-		})
+		work <- msg
 	}
 	if err := p.batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
