@@ -96,17 +96,18 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gqlapi: %w", err)
 	}
-	base := userAgent{next: o.Transport, agent: o.UserAgent}
 	var creds credentials = staticToken(o.PAT)
 	if o.PAT == "" {
-		creds = newTokenCache(o.AuthURL, o.ClientID, o.ClientSecret, &http.Client{Transport: base}, o.Clock)
+		tokens := &http.Client{Transport: userAgent{next: o.Transport, agent: o.UserAgent}}
+		creds = newTokenCache(o.AuthURL, o.ClientID, o.ClientSecret, tokens, o.Clock)
 	}
 	return &Client{gql: &caller{
 		endpoint:  o.APIURL,
 		userAgent: o.UserAgent,
 		timeout:   o.Timeout,
 		http: &http.Client{
-			Transport: tracedTransport(base, o.TracerProvider, o.MeterProvider),
+			// The caller sets the User-Agent of API requests itself.
+			Transport: tracedTransport(o.Transport, o.TracerProvider, o.MeterProvider),
 			// A redirect would send the token elsewhere; the API never redirects.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},

@@ -32,6 +32,8 @@ type apiRequest struct {
 	OperationName string
 	Query         string
 	Variables     map[string]any
+	BodySize      int   // bytes of the body received
+	ContentLength int64 // the request's Content-Length
 }
 
 // fakeAmplience is a hand-written fake of Amplience's token and GraphQL endpoints. Its
@@ -101,6 +103,8 @@ func (f *fakeAmplience) serveAPI(w http.ResponseWriter, r *http.Request) {
 		OperationName: body.OperationName,
 		Query:         body.Query,
 		Variables:     body.Variables,
+		BodySize:      len(raw),
+		ContentLength: r.ContentLength,
 	}
 	f.mu.Lock()
 	f.apiRequests = append(f.apiRequests, req)

@@ -144,6 +144,58 @@ func TestRequestDurationMetric(t *testing.T) {
 	}
 }
 
+// TestHTTPClientMetricsMeasureTheBody checks that the body otelhttp measures is the body sent:
+// the transport below otelhttp reads it into memory (so that headers and body leave in one
+// write), and the request keeps its length and every byte.
+func TestHTTPClientMetricsMeasureTheBody(t *testing.T) {
+	t.Parallel()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	f := newFakeAmplience(t)
+	f.setAPI(answer(200, `{"data":{"createAsset":{"id":"QXNzZXQ6MQ=="}}}`))
+	c := newTestClient(t, f, func(o *Options) { o.MeterProvider = mp })
+
+	if _, err := c.CreateAsset(t.Context(), testInput); err != nil {
+		t.Fatalf("CreateAsset: %v", err)
+	}
+	req := f.requests()[0]
+	if req.BodySize == 0 || int64(req.BodySize) != req.ContentLength {
+		t.Fatalf("received %d body bytes with Content-Length %d", req.BodySize, req.ContentLength)
+	}
+	if req.Variables["input"] == nil {
+		t.Errorf("the received body has no input variable: %+v", req.Variables)
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]int64{}
+	counts := map[string]uint64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch data := m.Data.(type) {
+			case metricdata.Histogram[int64]:
+				for _, dp := range data.DataPoints {
+					sizes[m.Name] += dp.Sum
+					counts[m.Name] += dp.Count
+				}
+			case metricdata.Histogram[float64]:
+				for _, dp := range data.DataPoints {
+					counts[m.Name] += dp.Count
+				}
+			}
+		}
+	}
+	if got := counts["http.client.request.duration"]; got != 1 {
+		t.Errorf("http.client.request.duration count = %d, want 1", got)
+	}
+	if got, want := sizes["http.client.request.body.size"], int64(req.BodySize); got != want {
+		t.Errorf("http.client.request.body.size = %d, want %d (all metrics: %v)", got, want, counts)
+	}
+}
+
 func hasAttribute(attrs []attribute.KeyValue, want attribute.KeyValue) bool {
 	for _, a := range attrs {
 		if a == want {
