@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
 )
 
@@ -20,11 +21,50 @@ type Metrics struct {
 	inFlight        metric.Int64UpDownCounter
 	ledgerReads     metric.Int64Counter
 	reconciliations metric.Int64Counter
+
+	// The attribute set of every value the instruments are recorded with, built once:
+	// building a set per measurement sorts and allocates on every event.
+	outcomeAttrs, classAttrs, resultAttrs, stateAttrs attrSets
+	foundAttrs                                        [2]metric.MeasurementOption
+}
+
+// attrSets holds the measurement option for each known value of one attribute key; it is
+// read-only once built.
+type attrSets struct {
+	key  string
+	sets map[string]metric.MeasurementOption
+}
+
+func newAttrSets(key string, values ...string) attrSets {
+	a := attrSets{key: key, sets: make(map[string]metric.MeasurementOption, len(values))}
+	for _, v := range values {
+		a.sets[v] = metric.WithAttributeSet(attribute.NewSet(attribute.String(key, v)))
+	}
+	return a
+}
+
+// with returns the option recording value; a value not known in advance gets its own set.
+func (a attrSets) with(value string) metric.MeasurementOption {
+	if o, ok := a.sets[value]; ok {
+		return o
+	}
+	return metric.WithAttributes(attribute.String(a.key, value))
 }
 
 // NewMetrics creates the pipeline's instruments on meter.
 func NewMetrics(meter metric.Meter) (*Metrics, error) {
-	var m Metrics
+	m := &Metrics{
+		outcomeAttrs: newAttrSets("outcome", string(OutcomeIngested), string(OutcomeRetry),
+			string(OutcomeDeadLettered), string(OutcomeHandedBack)),
+		classAttrs: newAttrSets("error_class", events.ClassInvalidEvent, events.ClassRejected, events.ClassExhausted),
+		resultAttrs: newAttrSets("result", "ok", gqlapi.KindTransient.String(), gqlapi.KindRateLimited.String(),
+			gqlapi.KindRejected.String(), gqlapi.KindPermission.String(), gqlapi.KindUnauthorized.String()),
+		stateAttrs: newAttrSets("state", "miss", "pending", "created", "dead"),
+		foundAttrs: [2]metric.MeasurementOption{
+			metric.WithAttributeSet(attribute.NewSet(attribute.Bool("found", false))),
+			metric.WithAttributeSet(attribute.NewSet(attribute.Bool("found", true))),
+		},
+	}
 	var err error
 	if m.receivedCount, err = meter.Int64Counter("ingest.events.received", metric.WithUnit("{event}"),
 		metric.WithDescription("Deliveries pulled from the inbound consumer.")); err != nil {
@@ -55,7 +95,7 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 		metric.WithDescription("Reconciliation lookups by whether an earlier attempt's asset was found.")); err != nil {
 		return nil, err
 	}
-	return &m, nil
+	return m, nil
 }
 
 func (m *Metrics) received(ctx context.Context) {
@@ -66,13 +106,13 @@ func (m *Metrics) received(ctx context.Context) {
 
 func (m *Metrics) outcome(ctx context.Context, o Outcome) {
 	if m != nil {
-		m.outcomes.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", string(o))))
+		m.outcomes.Add(ctx, 1, m.outcomeAttrs.with(string(o)))
 	}
 }
 
 func (m *Metrics) deadLettered(ctx context.Context, class string) {
 	if m != nil {
-		m.deadLetters.Add(ctx, 1, metric.WithAttributes(attribute.String("error_class", class)))
+		m.deadLetters.Add(ctx, 1, m.classAttrs.with(class))
 	}
 }
 
@@ -84,7 +124,7 @@ func (m *Metrics) call(ctx context.Context, d time.Duration, err error) {
 	if err != nil {
 		result = gqlapi.KindOf(err).String()
 	}
-	m.calls.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("result", result)))
+	m.calls.Record(ctx, d.Seconds(), m.resultAttrs.with(result))
 }
 
 func (m *Metrics) inflight(ctx context.Context, delta int64) {
@@ -95,12 +135,19 @@ func (m *Metrics) inflight(ctx context.Context, delta int64) {
 
 func (m *Metrics) ledger(ctx context.Context, state string) {
 	if m != nil {
-		m.ledgerReads.Add(ctx, 1, metric.WithAttributes(attribute.String("state", state)))
+		m.ledgerReads.Add(ctx, 1, m.stateAttrs.with(state))
 	}
 }
 
 func (m *Metrics) reconciled(ctx context.Context, found bool) {
 	if m != nil {
-		m.reconciliations.Add(ctx, 1, metric.WithAttributes(attribute.Bool("found", found)))
+		m.reconciliations.Add(ctx, 1, m.foundAttrs[b2i(found)])
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
