@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,31 +18,43 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
 )
 
 // createAssetQuery is the mutation the minimal loop sends: the same selection as the service's.
 const createAssetQuery = `mutation CreateAsset($input: CreateAssetInput!) {
-  createAsset(input: $input) { id assetId name assetRepositoryId createdDate }
+  createAsset(input: $input) { id }
 }`
 
-// minimal is the baseline: the least any consumer of this contract must do per event, with no
-// ledger, no telemetry and no logging. concurrency workers share one Messages iterator on the
-// service's durable consumer; each decodes the event, POSTs createAsset with a token fetched
-// once, publishes asset.ingested and waits for the stream's acknowledgement, then acks.
+// minimal is the baseline: the least any consumer must do per event, with no telemetry and no
+// logging. concurrency workers share one Messages iterator on the service's durable consumer;
+// each decodes the event, POSTs createAsset with a token fetched once, publishes asset.ingested
+// and waits for the stream's acknowledgement, then acks.
+//
+// With ledger set it also makes the ledger writes SPEC requires of every event, as the
+// service's first delivery does: the claim (a key-value Create) before the call, the asset
+// index (a Create) after it, then the created entry (a compare-and-set Update) in flight
+// together with the completion. That is the least a consumer of this contract must do; the
+// difference to the service is the service's own cost (decisions, tracing, metrics, flow
+// control), and the difference to the plain loop is the contract's.
 type minimal struct {
 	r           *rig
 	concurrency int
+	ledger      bool
 	client      *http.Client
 	token       string
 }
 
-// startMinimal starts the minimal loop; it stops when the test ends.
-func (r *rig) startMinimal(concurrency int) {
+// startMinimal starts the minimal loop, with the ledger writes when ledger is set; it stops
+// when the test ends.
+func (r *rig) startMinimal(concurrency int, ledger bool) {
 	tb := r.tb
 	tb.Helper()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = concurrency
-	m := &minimal{r: r, concurrency: concurrency, client: &http.Client{Transport: tr, Timeout: r.cfg.AmplienceTimeout}}
+	m := &minimal{r: r, concurrency: concurrency, ledger: ledger, client: &http.Client{Transport: tr, Timeout: r.cfg.AmplienceTimeout}}
 	if err := m.fetchToken(); err != nil {
 		tb.Fatalf("minimal loop: %v", err)
 	}
@@ -154,6 +168,21 @@ func (m *minimal) handle(msg jetstream.Msg) error {
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 		return fmt.Errorf("decoding the event: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.r.cfg.AmplienceTimeout)
+	defer cancel()
+	var key string
+	var rev uint64
+	if m.ledger {
+		key = "event." + events.Key(msg.Subject()[strings.LastIndexByte(msg.Subject(), '.')+1:], ev.Source, ev.ID)
+		now := time.Now().UTC()
+		claim, err := json.Marshal(ledger.Entry{State: ledger.StatePending, Owner: "bench-minimal", Heartbeat: now, Attempts: 1, FirstAttempt: now})
+		if err != nil {
+			return err
+		}
+		if rev, err = m.r.bound.Ledger.Create(ctx, key, claim); err != nil {
+			return fmt.Errorf("claiming: %w", err)
+		}
+	}
 	filename := ev.Data.Src[strings.LastIndexByte(ev.Data.Src, '/')+1:]
 	body, err := json.Marshal(gqlRequest{Query: createAssetQuery, OperationName: "CreateAsset", Variables: map[string]any{
 		"input": createAssetInput{Src: ev.Data.Src, Name: ev.Data.Name, Filename: filename, Type: "IMAGE", AssetRepositoryID: repository},
@@ -161,8 +190,6 @@ func (m *minimal) handle(msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), m.r.cfg.AmplienceTimeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.r.cfg.AmplienceAPIURL, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -194,8 +221,29 @@ func (m *minimal) handle(msg jetstream.Msg) error {
 	out2 := nats.NewMsg("assets.ingested.akeneo")
 	out2.Data = done
 	out2.Header.Set("Nats-Msg-Id", id)
-	if _, err := m.r.js.PublishMsg(ctx, out2); err != nil {
-		return fmt.Errorf("publishing the completion: %w", err)
+	if !m.ledger {
+		if _, err := m.r.js.PublishMsg(ctx, out2); err != nil {
+			return fmt.Errorf("publishing the completion: %w", err)
+		}
+		return msg.Ack()
+	}
+
+	assetID := out.Data.CreateAsset.ID
+	sum := sha256.Sum256([]byte(assetID))
+	if _, err := m.r.bound.Ledger.Create(ctx, "asset."+hex.EncodeToString(sum[:]), []byte(key)); err != nil {
+		return fmt.Errorf("recording the asset: %w", err)
+	}
+	created, err := json.Marshal(ledger.Entry{State: ledger.StateCreated, Attempts: 1, AssetID: assetID, Completion: done})
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	var ledgerErr error
+	wg.Go(func() { _, ledgerErr = m.r.bound.Ledger.Update(ctx, key, created, rev) })
+	_, pubErr := m.r.js.PublishMsg(ctx, out2)
+	wg.Wait()
+	if err := errors.Join(ledgerErr, pubErr); err != nil {
+		return fmt.Errorf("recording the created asset: %w", err)
 	}
 	return msg.Ack()
 }

@@ -15,10 +15,12 @@ type arm struct {
 	start func(r *rig)
 }
 
-// arms are the service and its baseline, both with the rig's INGEST_CONCURRENCY.
+// arms are the service and its baselines, all with the rig's INGEST_CONCURRENCY: the minimal
+// loop, and the minimal loop with the ledger writes the contract requires.
 var arms = []arm{
 	{"service", func(r *rig) { r.startService("bench-1") }},
-	{"minimal", func(r *rig) { r.startMinimal(r.cfg.Concurrency) }},
+	{"minimal", func(r *rig) { r.startMinimal(r.cfg.Concurrency, false) }},
+	{"minimal-ledger", func(r *rig) { r.startMinimal(r.cfg.Concurrency, true) }},
 }
 
 // drain measures b.N events through the consumer started by a: the consumer is started first,
