@@ -75,6 +75,10 @@ func (c *caller) send(ctx context.Context, op string, body []byte) (json.RawMess
 			if ctx.Err() != nil {
 				return nil, 0, fmt.Errorf("%w: %w", ErrNotSent, canceled(op, ctx))
 			}
+			if errors.Is(err, context.Canceled) {
+				// The limiter closed the budget: the service is stopping.
+				return nil, 0, fmt.Errorf("%w: %s waited for the request budget: %w", ErrNotSent, op, err)
+			}
 			return nil, 0, &Error{Kind: KindRateLimited, Op: op, Message: "waiting for the request budget", Err: err}
 		}
 	}

@@ -206,7 +206,7 @@ func (p *Pipeline) reconcile(ctx context.Context, d *delivery, entry ledger.Entr
 // lookupFailed handles a reconciliation that could not finish: the event may not be called
 // again before it is known whether its asset exists.
 func (p *Pipeline) lookupFailed(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error) Outcome {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, gqlapi.ErrNotSent) {
 		return p.handBack(context.WithoutCancel(ctx), d, "stopping during reconciliation", p.o.Backoff.Base)
 	}
 	var gerr *gqlapi.Error

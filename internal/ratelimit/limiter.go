@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -41,6 +42,11 @@ type Options struct {
 	// failing or conflicting bucket before giving up with ErrUnavailable;
 	// zero means DefaultUnavailableAfter (10s).
 	UnavailableAfter time.Duration
+	// Stop, when set, closes the budget once it ends (the service is stopping):
+	// every Wait then returns ErrStopped at once, including those already
+	// waiting, so that requests not yet sent are handed back instead of holding
+	// the shutdown until their slot comes.
+	Stop context.Context
 }
 
 // Limiter paces one replica's requests within a budget shared, through one
@@ -57,6 +63,7 @@ type Limiter struct {
 	log              *slog.Logger
 	minPenalty       time.Duration
 	unavailableAfter time.Duration
+	stop             context.Context
 
 	// turn lets one local caller at a time reserve, so that replicas, not
 	// goroutines, compete for the compare-and-set.
@@ -94,6 +101,7 @@ func New(kv jetstream.KeyValue, key string, lim Limit, o Options) *Limiter {
 		log:              o.Logger,
 		minPenalty:       o.MinPenalty,
 		unavailableAfter: o.UnavailableAfter,
+		stop:             o.Stop,
 		turn:             make(chan struct{}, 1),
 	}
 	if l.now == nil {

@@ -218,6 +218,37 @@ func TestWaitReturnsWhenContextEnds(t *testing.T) {
 	}
 }
 
+func TestStopClosesTheBudget(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	url := startJetStream(t)
+	_, kv := replica(t, url)
+	stop, stopping := context.WithCancel(t.Context())
+	l := New(kv, "amplience", tenPerSecond, Options{Clock: clk.Now, After: clk.After, Stop: stop})
+
+	runWait(t, clk, l) // the first slot is now
+	done := waitAsync(t.Context(), l)
+	clk.awaitTimers(t, 1) // the second waits for its slot
+	notReturned(t, done)
+	stopping()
+	err := receive(t, done)
+	if !errors.Is(err, ErrStopped) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait under way when the budget closed = %v, want ErrStopped wrapping context.Canceled", err)
+	}
+	if err := l.Wait(t.Context()); !errors.Is(err, ErrStopped) {
+		t.Errorf("Wait after the budget closed = %v, want ErrStopped", err)
+	}
+	if got := l.Stats().Granted; got != 1 {
+		t.Errorf("Granted = %d, want 1", got)
+	}
+
+	// An unlimited budget never waits, so stopping does not refuse its requests.
+	u := New(nil, "amplience", Limit{}, Options{Stop: stop})
+	if err := u.Wait(t.Context()); err != nil {
+		t.Errorf("unlimited Wait after stop = %v, want nil", err)
+	}
+}
+
 func TestUnlimited(t *testing.T) {
 	t.Parallel()
 	l := New(nil, "amplience", Limit{}, Options{})

@@ -18,6 +18,11 @@ import (
 // and never send the request anyway.
 var ErrUnavailable = errors.New("ratelimit: shared request budget unavailable")
 
+// ErrStopped is what Wait returns once Options.Stop has ended: the request
+// must not be sent. It wraps context.Canceled, so that a caller that knows
+// nothing of this package still sees a wait cut short.
+var ErrStopped = fmt.Errorf("ratelimit: the service is stopping: %w", context.Canceled)
+
 // errConflict marks a compare-and-set that lost against another writer.
 var errConflict = errors.New("compare-and-set conflict")
 

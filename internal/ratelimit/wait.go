@@ -26,8 +26,26 @@ type reservation struct {
 // A caller may wait long: reservations queue in order, so with C callers
 // waiting on all replicas the last one waits about C intervals (twice that
 // while penalised, and at least until a reported Retry-After has passed).
+//
+// Once Options.Stop has ended, a limited Wait returns ErrStopped at once,
+// and waits under way end with it (an unlimited one never waits, so it
+// carries on).
 func (l *Limiter) Wait(ctx context.Context) error {
-	_, err := l.wait(ctx)
+	if l.stop == nil || l.lim.Unlimited() {
+		_, err := l.wait(ctx)
+		return err
+	}
+	if l.stop.Err() != nil {
+		return ErrStopped
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	unhook := context.AfterFunc(l.stop, cancel)
+	defer unhook()
+	_, err := l.wait(wctx)
+	if err != nil && ctx.Err() == nil && l.stop.Err() != nil {
+		return ErrStopped
+	}
 	return err
 }
 

@@ -135,7 +135,9 @@ func Run(ctx context.Context, o Options) error {
 	var limiter *ratelimit.Limiter
 	if !limit.Unlimited() {
 		limiter = ratelimit.New(bound.Ledger, "ratelimit."+apiKeyID(cfg), limit,
-			ratelimit.Options{Logger: log.With("component", "ratelimit")})
+			// Once shutdown begins, requests still waiting for the budget are handed back at
+			// once: only calls already sent are drained.
+			ratelimit.Options{Logger: log.With("component", "ratelimit"), Stop: ctx})
 	}
 	api, err := gqlapi.New(gqlapi.Options{
 		APIURL: cfg.AmplienceAPIURL, AuthURL: cfg.AmplienceAuthURL,

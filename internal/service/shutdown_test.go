@@ -1,0 +1,67 @@
+package service_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
+)
+
+// On SIGTERM, deliveries still waiting for the shared request budget are handed back at once,
+// their attempts given back, instead of holding the shutdown until their slot comes (with a
+// per-minute budget that is longer than any grace period). Only calls already sent are drained.
+func TestShutdownHandsBackWhatWaitsForTheBudget(t *testing.T) {
+	t.Parallel()
+	// One request a minute: the first event is called at once, the others wait. The drain
+	// timeout is AckWait/2 = 10s, so a shutdown that waited for them would show.
+	a := servicetest.Start(t, servicetest.Options{Env: map[string]string{
+		"AMPLIENCE_RATE_LIMIT": "1/m", "INGEST_CONCURRENCY": "8", "INGEST_ACK_WAIT": "20s",
+	}})
+	const n = 8
+	for i := range n {
+		a.Publish(servicetest.NewEvent(fmt.Sprintf("budget-%d", i)).Msg())
+	}
+	a.WaitFor(10*time.Second, "one event ingested and the others waiting for the budget", func() bool {
+		return a.Sandbox.Stats().ByRootField["createAsset"] == 1 && ackPending(t, a) == n-1 && numPending(t, a) == 0
+	})
+
+	start := time.Now()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("service stopped with an error: %v", err)
+	}
+	took := time.Since(start)
+	logs := a.Logs.String()
+	if strings.Contains(logs, "did not finish in time") {
+		t.Errorf("the shutdown waited out the drain timeout (%v):\n%s", took, logs)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the shutdown took %v; deliveries waiting for the budget held it", took)
+	}
+	if got := strings.Count(logs, "stopped before the call was sent"); got != n-1 {
+		t.Errorf("%d deliveries handed back as not sent, want %d:\n%s", got, n-1, logs)
+	}
+	if got := a.Sandbox.Stats().ByRootField["createAsset"]; got != 1 {
+		t.Errorf("%d createAsset calls before the shutdown ended, want 1", got)
+	}
+
+	// A new replica (without a budget, so as not to wait a minute per event) ingests every
+	// event once, each with the one attempt it made: the handed-back deliveries gave theirs back.
+	b := servicetest.Start(t, servicetest.Options{Server: a.Server, NoService: true, Env: map[string]string{
+		"AMPLIENCE_API_URL": a.SandboxURL + "/graphql", "AMPLIENCE_AUTH_URL": a.SandboxURL + "/oauth/token",
+	}})
+	b.StartService()
+	b.WaitFor(30*time.Second, "every event ingested", func() bool { return len(completions(t, b, "assets.ingested.")) == n })
+	for i := range n {
+		name := fmt.Sprintf("budget-%d", i)
+		if calls := a.Sandbox.Stats().CreateAssetCalls[name]; calls != 1 {
+			t.Errorf("%s: %d createAsset calls, want 1", name, calls)
+		}
+	}
+	for _, c := range completions(t, b, "assets.ingested.") {
+		if c.Data.Attempts != 1 {
+			t.Errorf("%s: asset.ingested says %d attempts, want 1", c.Data.Name, c.Data.Attempts)
+		}
+	}
+}
