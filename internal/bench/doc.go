@@ -1,8 +1,10 @@
 // Package bench measures the service end to end: the consumer against an in-process JetStream
 // server (internal/natstest) and the Amplience sandbox (internal/sandbox) over real HTTP, each
-// beside a minimal loop that does only what any consumer must (pull, createAsset, publish the
-// completion and wait for its acknowledgement, ack) with the same concurrency, so that every
-// figure of the service has a baseline measured in the same run.
+// beside two baselines with the same concurrency, measured in the same run: a minimal loop
+// that does only what any consumer must (pull, createAsset, publish the completion and wait for
+// its acknowledgement, ack), and the same loop with the ledger writes SPEC requires of every
+// event (claim, asset index, created entry). BenchmarkProcesses runs the binaries instead, each
+// its own process, as they are deployed.
 //
 // The package holds no code of its own: everything is in its tests. The benchmarks print
 // figures and never fail on timing:
@@ -10,7 +12,9 @@
 //	go test -run '^$' -bench 'ZeroLatency|Latency50ms' -benchtime 2000x ./internal/bench/
 //	go test -run '^$' -bench 'EndToEnd' -benchtime 2000x ./internal/bench/
 //	go test -run '^$' -bench 'SharedBudget' -benchtime 200x ./internal/bench/
-//	go test -run '^$' -bench 'Backlog' -benchtime 20000x ./internal/bench/
+//	go test -run '^$' -bench 'Backlog' -benchtime 20000x ./internal/bench/ -backlog 1000000
+//	go test -run '^$' -bench 'Processes/budget' -benchtime 200x ./internal/bench/
+//	go test -run '^$' -bench 'Processes/backlog' -benchtime 30000x ./internal/bench/
 //
 // The custom metrics are
 //
@@ -21,7 +25,8 @@
 //   - p50-ms, p99-ms: from the inbound message's JetStream timestamp to the arrival of its
 //     asset.ingested event at a subscriber;
 //   - peak-rss-MB: the process's VmHWM, reset at the start of each run (whole process, as
-//     above);
+//     above); rss-1s-MB, rss-max-MB: in BenchmarkProcesses, the replica process's VmRSS one
+//     second after it started and at most;
 //   - budget-used, 429s: in the shared-budget benchmark, createAsset calls per second over the
 //     configured AMPLIENCE_RATE_LIMIT, and the 429 answers the sandbox gave.
 //

@@ -1,0 +1,400 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+var procsBacklog = flag.Int("procs-backlog", 1_000_000, "events published before BenchmarkProcesses/backlog starts its replica")
+
+// BenchmarkProcesses runs the binaries as they are deployed: a nats-server process built from
+// the module's nats-server, the Amplience sandbox as `consumer sandbox`, events published with
+// `consumer publish`, and `consumer run` replicas, each its own process. Memory is read from
+// the replica's /proc entry.
+//
+//   - budget: three replicas sharing AMPLIENCE_RATE_LIMIT=5/s drain b.N events against a
+//     sandbox that answers 429 above 30 requests per 5 s window; it reports the fraction of the
+//     budget used, the 429s and the most requests in one window.
+//   - backlog: one replica processes b.N events of a backlog of -procs-backlog (a million by
+//     default); it reports events/s, its RSS after the first second and at most, and the most
+//     goroutines it ran.
+//
+// Use -benchtime 200x for budget (about 40 s) and -benchtime 30000x for backlog.
+func BenchmarkProcesses(b *testing.B) {
+	bin := buildBinaries(b)
+	b.Run("budget", func(b *testing.B) {
+		const replicas, budget = 3, 5.0
+		p := startProcesses(b, bin, "--rate-limit", "30", "--rate-window", "5s")
+		p.publish(b, b.N)
+		b.ResetTimer()
+		start := time.Now()
+		for range replicas {
+			p.replica(b, map[string]string{"AMPLIENCE_RATE_LIMIT": "5/s"})
+		}
+		p.waitIngested(b, b.N, time.Duration(float64(b.N)/budget*2+30)*time.Second)
+		elapsed := time.Since(start)
+		b.StopTimer()
+		st := p.sandboxStats(b)
+		b.ReportMetric(float64(st.GraphQLRequests)/elapsed.Seconds()/budget, "budget-used")
+		b.ReportMetric(float64(st.TooManyRequests), "429s")
+		b.ReportMetric(float64(st.MaxPerWindow), "max-per-window")
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	})
+	b.Run("backlog", func(b *testing.B) {
+		p := startProcesses(b, bin)
+		total := max(*procsBacklog, b.N)
+		p.publish(b, total)
+		b.ResetTimer()
+		start := time.Now()
+		rep := p.replica(b, map[string]string{"AMPLIENCE_RATE_LIMIT": "0"})
+		var firstRSS, maxRSS int64
+		maxG := 0
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+				}
+				rss := procRSS(rep.cmd.Process.Pid)
+				if firstRSS == 0 {
+					firstRSS = rss
+				}
+				maxRSS = max(maxRSS, rss)
+				maxG = max(maxG, int(rep.metric("go_goroutines")))
+			}
+		})
+		p.waitIngested(b, b.N, time.Duration(b.N/100+60)*time.Second)
+		elapsed := time.Since(start)
+		close(done)
+		wg.Wait()
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+		b.ReportMetric(float64(firstRSS)/(1<<20), "rss-1s-MB")
+		b.ReportMetric(float64(maxRSS)/(1<<20), "rss-max-MB")
+		b.ReportMetric(float64(maxG), "max-goroutines")
+		b.ReportMetric(float64(total), "backlog")
+	})
+}
+
+// binaries are the programs BenchmarkProcesses runs.
+type binaries struct{ consumer, natsServer string }
+
+func buildBinaries(tb testing.TB) binaries {
+	tb.Helper()
+	dir := tb.TempDir()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		tb.Fatalf("finding the module root: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	bin := binaries{consumer: filepath.Join(dir, "consumer"), natsServer: filepath.Join(dir, "nats-server")}
+	for pkg, out := range map[string]string{"./cmd/consumer": bin.consumer, "github.com/nats-io/nats-server/v2": bin.natsServer} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = root
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+		}
+	}
+	return bin
+}
+
+// processes is a nats-server and a sandbox, each its own process, and the replicas started on
+// them; all are stopped when the benchmark ends.
+type processes struct {
+	bin     binaries
+	natsURL string
+	sbURL   string
+	nc      *nats.Conn
+
+	mu       sync.Mutex
+	ingested map[string]bool
+	changed  chan struct{}
+}
+
+func startProcesses(tb testing.TB, bin binaries, sandboxFlags ...string) *processes {
+	tb.Helper()
+	p := &processes{bin: bin, ingested: map[string]bool{}, changed: make(chan struct{}, 1)}
+	natsPort := freePort(tb)
+	start(tb, "nats-server", nil, bin.natsServer, "-js", "-sd", tb.TempDir(), "-a", "127.0.0.1", "-p", strconv.Itoa(natsPort))
+	p.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	sbAddr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
+	start(tb, "sandbox", nil, bin.consumer, append([]string{"sandbox", "--addr", sbAddr, "--client-id", clientID, "--client-secret", clientSecret}, sandboxFlags...)...)
+	p.sbURL = "http://" + sbAddr
+	waitUntil(tb, 15*time.Second, "the sandbox to answer", func() bool { return httpOK(p.sbURL + "/healthz") })
+
+	var err error
+	waitUntil(tb, 15*time.Second, "nats-server to accept connections", func() bool {
+		p.nc, err = nats.Connect(p.natsURL)
+		return err == nil
+	})
+	tb.Cleanup(p.nc.Close)
+	// A replica that starts and stops creates the streams, so the backlog can be published.
+	initAddr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
+	cmd := exec.Command(bin.consumer, "run")
+	cmd.Env = p.env(map[string]string{"HTTP_ADDR": initAddr})
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("starting a replica to create the streams: %v", err)
+	}
+	waitUntil(tb, 15*time.Second, "the first replica to be ready", func() bool { return httpOK("http://" + initAddr + "/readyz") })
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		tb.Fatalf("the replica that created the streams: %v\n%s", err, out.String())
+	}
+
+	sub, err := p.nc.Subscribe("assets.ingested.>", func(m *nats.Msg) {
+		var ev struct {
+			Data struct {
+				EventID string `json:"eventId"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(m.Data, &ev) != nil {
+			return
+		}
+		p.mu.Lock()
+		p.ingested[ev.Data.EventID] = true
+		p.mu.Unlock()
+		select {
+		case p.changed <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		tb.Fatalf("subscribing to completions: %v", err)
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	tb.Cleanup(func() { _ = sub.Unsubscribe() })
+	return p
+}
+
+// env is the replicas' configuration plus extra.
+func (p *processes) env(extra map[string]string) []string {
+	vars := map[string]string{
+		"NATS_URL":                      p.natsURL,
+		"AMPLIENCE_API_URL":             p.sbURL + "/graphql",
+		"AMPLIENCE_AUTH_URL":            p.sbURL + "/oauth/token",
+		"AMPLIENCE_CLIENT_ID":           clientID,
+		"AMPLIENCE_CLIENT_SECRET":       clientSecret,
+		"AMPLIENCE_ASSET_REPOSITORY_ID": repository,
+		"LOG_LEVEL":                     "warn",
+		"PATH":                          os.Getenv("PATH"),
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	out := make([]string, 0, len(vars))
+	for k, v := range vars {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// publish publishes n events with `consumer publish`.
+func (p *processes) publish(tb testing.TB, n int) {
+	tb.Helper()
+	cmd := exec.Command(p.bin.consumer, "publish", "--count", strconv.Itoa(n), "--subject", inboundSubject, "--repository", repository)
+	cmd.Env = p.env(nil)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("consumer publish --count %d: %v\n%s", n, err, out)
+	}
+}
+
+// proc is a replica process.
+type proc struct {
+	cmd      *exec.Cmd
+	httpAddr string
+}
+
+// replica starts `consumer run` with extra configuration and waits until it is ready.
+func (p *processes) replica(tb testing.TB, extra map[string]string) *proc {
+	tb.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
+	extra["HTTP_ADDR"] = addr
+	r := &proc{httpAddr: addr}
+	r.cmd = start(tb, "replica", p.env(extra), p.bin.consumer, "run")
+	waitUntil(tb, 15*time.Second, "the replica to be ready", func() bool { return httpOK("http://" + addr + "/readyz") })
+	return r
+}
+
+// metric returns the value of an unlabelled metric of the replica's /metrics, 0 if absent.
+func (r *proc) metric(name string) float64 {
+	resp, err := http.Get("http://" + r.httpAddr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// waitIngested waits until n distinct events were ingested.
+func (p *processes) waitIngested(tb testing.TB, n int, timeout time.Duration) {
+	tb.Helper()
+	deadline := time.After(timeout)
+	for {
+		p.mu.Lock()
+		got := len(p.ingested)
+		p.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-p.changed:
+		case <-deadline:
+			tb.Fatalf("%d of %d events ingested within %v", got, n, timeout)
+		}
+	}
+}
+
+// sandboxStats reads the sandbox's counters from its admin endpoint.
+func (p *processes) sandboxStats(tb testing.TB) struct {
+	GraphQLRequests int `json:"graphqlRequests"`
+	TooManyRequests int `json:"tooManyRequests"`
+	MaxPerWindow    int `json:"maxPerWindow"`
+} {
+	tb.Helper()
+	resp, err := http.Get(p.sbURL + "/sandbox/state")
+	if err != nil {
+		tb.Fatalf("reading the sandbox state: %v", err)
+	}
+	defer resp.Body.Close()
+	var state struct {
+		Stats struct {
+			GraphQLRequests int `json:"graphqlRequests"`
+			TooManyRequests int `json:"tooManyRequests"`
+			MaxPerWindow    int `json:"maxPerWindow"`
+		} `json:"stats"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&state); err != nil {
+		tb.Fatalf("decoding the sandbox state: %v", err)
+	}
+	return state.Stats
+}
+
+// start starts a process that is stopped (SIGTERM, then waited for) when the benchmark ends;
+// its output is printed if it fails.
+func start(tb testing.TB, name string, env []string, bin string, args ...string) *exec.Cmd {
+	tb.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("starting %s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Logf("%s exited: %v\n%s", name, err, head(out.String(), 20))
+			}
+		case <-time.After(45 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			tb.Errorf("%s did not stop within 45s of SIGTERM", name)
+		}
+	})
+	return cmd
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// freePort returns a TCP port nothing listens on now.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("finding a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func httpOK(url string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func waitUntil(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// procRSS returns the resident set of process pid in bytes, 0 when unknown.
+func procRSS(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
