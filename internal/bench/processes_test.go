@@ -69,6 +69,14 @@ func BenchmarkProcesses(b *testing.B) {
 		maxG := 0
 		done := make(chan struct{})
 		var wg sync.WaitGroup
+		b.Cleanup(func() {
+			select {
+			case <-done:
+			default:
+				close(done) // waitIngested failed
+			}
+			wg.Wait()
+		})
 		wg.Go(func() {
 			t := time.NewTicker(time.Second)
 			defer t.Stop()
@@ -160,10 +168,26 @@ func startProcesses(tb testing.TB, bin binaries, sandboxFlags ...string) *proces
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("starting a replica to create the streams: %v", err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	tb.Cleanup(func() {
+		// Only when the benchmark failed before it stopped: kill it rather than leave it.
+		if !stopped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
 	waitUntil(tb, 15*time.Second, "the first replica to be ready", func() bool { return httpOK("http://" + initAddr + "/readyz") })
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		tb.Fatalf("the replica that created the streams: %v\n%s", err, out.String())
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			tb.Fatalf("the replica that created the streams: %v\n%s", err, out.String())
+		}
+	case <-time.After(45 * time.Second):
+		tb.Fatalf("the replica that created the streams did not stop within 45s of SIGTERM:\n%s", out.String())
 	}
 
 	sub, err := p.nc.Subscribe("assets.ingested.>", func(m *nats.Msg) {

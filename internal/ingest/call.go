@@ -141,6 +141,13 @@ func (p *Pipeline) retryLater(ctx context.Context, d *delivery, entry ledger.Ent
 // pauseFor pauses the replica after a failed probe and hands the message back, giving back the
 // attempt: no event pays for the API, its credentials or NATS being down.
 func (p *Pipeline) pauseFor(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, spent bool, err, probeErr error) Outcome {
+	if errors.Is(probeErr, gqlapi.ErrNotSent) || ctx.Err() != nil {
+		// The probe was never sent, or was cut short: the replica is stopping (its request
+		// budget closed, or the drain timed out). That says nothing of the API, so neither
+		// pause nor give the attempt back, which would allow a call beyond the budget: the
+		// attempt stays counted and the next delivery reconciles and decides.
+		return p.handBack(context.WithoutCancel(ctx), d, "stopping before the probe was sent", p.o.Backoff.Base)
+	}
 	if spent {
 		p.unspend(ctx, d, entry, rev, err)
 	}

@@ -33,8 +33,8 @@ type RunnerOptions struct {
 
 // Runner pulls deliveries from the durable consumer, never more than it has free slots, and
 // hands each to one of its workers (one per slot, living as long as the runner, so that a
-// delivery does not pay for a new goroutine and its stack growth), sending InProgress while
-// the handler runs. While the pauser says paused, it pulls nothing.
+// delivery does not pay for a new handler goroutine and its stack growth), sending InProgress
+// while the handler runs. While the pauser says paused, it pulls nothing.
 type Runner struct {
 	cons   jetstream.Consumer
 	handle Handler

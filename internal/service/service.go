@@ -132,12 +132,16 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("checking JetStream resources: %w", err)
 	}
 
+	// runCtx ends when the replica stops pulling: on shutdown, or when serving HTTP fails.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+
 	var limiter *ratelimit.Limiter
 	if !limit.Unlimited() {
 		limiter = ratelimit.New(bound.Ledger, "ratelimit."+apiKeyID(cfg), limit,
-			// Once shutdown begins, requests still waiting for the budget are handed back at
-			// once: only calls already sent are drained.
-			ratelimit.Options{Logger: log.With("component", "ratelimit"), Stop: ctx})
+			// Once the replica stops pulling, requests still waiting for the budget are handed
+			// back at once: only calls already sent are drained.
+			ratelimit.Options{Logger: log.With("component", "ratelimit"), Stop: runCtx})
 	}
 	api, err := gqlapi.New(gqlapi.Options{
 		APIURL: cfg.AmplienceAPIURL, AuthURL: cfg.AmplienceAuthURL,
@@ -216,8 +220,6 @@ func Run(ctx context.Context, o Options) error {
 		})
 	}
 
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
 	runnerDone := make(chan struct{})
 	go func() {
 		defer close(runnerDone)

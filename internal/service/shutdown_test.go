@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
 )
 
@@ -63,5 +64,47 @@ func TestShutdownHandsBackWhatWaitsForTheBudget(t *testing.T) {
 		if c.Data.Attempts != 1 {
 			t.Errorf("%s: asset.ingested says %d attempts, want 1", c.Data.Name, c.Data.Attempts)
 		}
+	}
+}
+
+// SPEC "What happens to one delivery": INGEST_MAX_ATTEMPTS=N means at most N calls. A call that
+// fails while the replica stops would be probed, and with the request budget closed the probe
+// is never sent. That is no verdict on the API: the attempt stays counted (giving it back, as a
+// failed probe does, would allow one call more), the replica does not pause, and the next
+// replica reconciles, finds no asset and dead-letters the event as exhausted without calling.
+func TestFailureDuringShutdownKeepsTheAttempt(t *testing.T) {
+	t.Parallel()
+	a := servicetest.Start(t, servicetest.Options{Env: map[string]string{
+		"AMPLIENCE_RATE_LIMIT": "100/s", "INGEST_MAX_ATTEMPTS": "1", "INGEST_ACK_WAIT": "20s",
+	}})
+	// The only attempt fails with a 503 after the shutdown began.
+	a.Sandbox.AddFault(sandbox.Fault{Match: "last-try", Times: 1, Status: 503, Delay: 1500 * time.Millisecond})
+	a.Publish(servicetest.NewEvent("last-try").Msg())
+	a.WaitFor(10*time.Second, "the call", func() bool { return a.Sandbox.Stats().CreateAssetCalls["last-try"] == 1 })
+	if err := a.Stop(); err != nil {
+		t.Fatalf("service stopped with an error: %v", err)
+	}
+	logs := a.Logs.String()
+	if !strings.Contains(logs, "stopping before the probe was sent") {
+		t.Errorf("the failed call was not handed back as unprobed:\n%s", logs)
+	}
+	if strings.Contains(logs, "replica paused") {
+		t.Errorf("the replica paused while stopping:\n%s", logs)
+	}
+
+	b := servicetest.Start(t, servicetest.Options{Server: a.Server, NoService: true, Env: map[string]string{
+		"AMPLIENCE_API_URL": a.SandboxURL + "/graphql", "AMPLIENCE_AUTH_URL": a.SandboxURL + "/oauth/token",
+		"INGEST_MAX_ATTEMPTS": "1",
+	}})
+	b.StartService()
+	b.WaitFor(30*time.Second, "the event's outcome", func() bool {
+		return len(completions(t, b, "assets.failed."))+len(completions(t, b, "assets.ingested.")) == 1
+	})
+	if calls := a.Sandbox.Stats().CreateAssetCalls["last-try"]; calls != 1 {
+		t.Errorf("%d createAsset calls, want 1 (INGEST_MAX_ATTEMPTS=1)", calls)
+	}
+	failed := completions(t, b, "assets.failed.")
+	if len(failed) != 1 || failed[0].Data.ErrorClass != "exhausted" || failed[0].Data.Attempts != 1 {
+		t.Errorf("asset.ingest_failed events %+v; want one, exhausted after 1 attempt", failed)
 	}
 }
