@@ -128,3 +128,63 @@ func TestRunnerPullsForAFreedSlotWhileAPullIsOut(t *testing.T) {
 		t.Errorf("the runner held up to %d messages (requested or in flight), want at most 2", cons.maxHeld)
 	}
 }
+
+// On shutdown the workers let in-flight deliveries run for the drain timeout, then cancel
+// them; Run returns once every handler has returned.
+func TestRunnerCancelsInFlightDeliveriesAfterTheDrainTimeout(t *testing.T) {
+	t.Parallel()
+	cons := &fakeConsumer{pulls: make(chan *fakeBatch, 8)}
+	started := make(chan string, 3)
+	var mu sync.Mutex
+	cancelled := map[string]bool{}
+	handle := func(ctx context.Context, msg jetstream.Msg) Outcome {
+		id := msg.(*fakeMsg).id
+		started <- id
+		<-ctx.Done() // a call that outlives the drain
+		mu.Lock()
+		cancelled[id] = true
+		mu.Unlock()
+		cons.change(-1)
+		return OutcomeHandedBack
+	}
+	r := NewRunner(cons, handle, NewPauser((&fakeProbe{}).probe, PauserOptions{}),
+		RunnerOptions{Concurrency: 3, AckWait: time.Minute, FetchWait: time.Minute, DrainTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	var pull *fakeBatch
+	select {
+	case pull = <-cons.pulls:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pull within 5s")
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		pull.deliver(id)
+	}
+	for range 3 {
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the handlers did not start within 5s")
+		}
+	}
+	pull.end()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the drain timeout")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(cancelled) != 3 {
+		t.Errorf("handlers cancelled: %v, want a, b and c", cancelled)
+	}
+	if cons.maxHeld > 3 {
+		t.Errorf("the runner held up to %d messages, want at most 3", cons.maxHeld)
+	}
+}
