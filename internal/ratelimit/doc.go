@@ -36,9 +36,14 @@
 // # Cancellation
 //
 // A slot is reserved before its holder sleeps. If the holder's ctx ends
-// first, Wait returns ctx.Err() and the slot is simply unused: the shared
-// rate is briefly lower, never higher. Unused slots cannot be handed back
-// safely (a later slot may already have been given out), so none are.
+// first (or Options.Stop does), Wait returns and the slot is unused. Slots
+// abandoned at the tail of the schedule (nothing reserved after them) are
+// handed back with one compare-and-set that moves next back over them: the
+// spacing before them is kept, so this never raises the rate. A slot with a
+// later one already given out cannot be handed back safely; it stays unused,
+// and the shared rate is briefly lower, never higher. Without the hand-back,
+// a replica restarting after a stop would wait behind every slot its
+// previous process had reserved.
 //
 // # 429s
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,7 +70,12 @@ type Limiter struct {
 	// goroutines, compete for the compare-and-set.
 	turn chan struct{}
 
-	granted, waitedNs, conflicts, reported, voided, storeErrors atomic.Int64
+	// abandoned holds reservations given up and not yet given back (see
+	// abandon).
+	abandonMu sync.Mutex
+	abandoned []reservation
+
+	granted, waitedNs, conflicts, reported, voided, storeErrors, givenBack atomic.Int64
 }
 
 // Stats counts what a Limiter did since New.
@@ -80,6 +86,7 @@ type Stats struct {
 	Reported429 int64         // Report429 calls
 	Voided      int64         // reservations made void by a 429 and made again
 	StoreErrors int64         // failed bucket operations (each retried or returned)
+	GivenBack   int64         // abandoned reservations given back to the schedule
 }
 
 // New returns a Limiter enforcing lim with the state held under key in kv
@@ -134,5 +141,6 @@ func (l *Limiter) Stats() Stats {
 		Reported429: l.reported.Load(),
 		Voided:      l.voided.Load(),
 		StoreErrors: l.storeErrors.Load(),
+		GivenBack:   l.givenBack.Load(),
 	}
 }

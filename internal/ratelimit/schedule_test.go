@@ -206,9 +206,13 @@ func TestWaitReturnsWhenContextEnds(t *testing.T) {
 	if err := receive(t, done); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after cancel = %v, want context.Canceled", err)
 	}
-	// The cancelled caller's slot (t0+iv) is lost, not handed back.
-	if got, want := runWait(t, clk, ls[1]), t0.Add(2*iv); !got.Equal(want) {
+	// The cancelled caller's slot (t0+iv) was the schedule's tail: it is given back, and the
+	// other replica gets it.
+	if got, want := runWait(t, clk, ls[1]), t0.Add(iv); !got.Equal(want) {
 		t.Errorf("next grant at %v, want %v", got.Sub(t0), want.Sub(t0))
+	}
+	if got := ls[0].Stats().GivenBack; got != 1 {
+		t.Errorf("GivenBack = %d, want 1", got)
 	}
 	if err := ls[1].Wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Wait with an ended context = %v, want context.Canceled", err)
@@ -246,6 +250,48 @@ func TestStopClosesTheBudget(t *testing.T) {
 	u := New(nil, "amplience", Limit{}, Options{Stop: stop})
 	if err := u.Wait(t.Context()); err != nil {
 		t.Errorf("unlimited Wait after stop = %v, want nil", err)
+	}
+}
+
+// Slots abandoned at the tail of the schedule are given back, however many; one followed by
+// another replica's reservation cannot be, and stays a gap.
+func TestAbandonedSlotsAtTheTailAreGivenBack(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	t0 := clk.Now()
+	ls := twoReplicas(t, clk, tenPerSecond)
+
+	runWait(t, clk, ls[0]) // t0
+	ctx, cancel := context.WithCancel(t.Context())
+	a1 := waitAsync(ctx, ls[0]) // t0+iv
+	clk.awaitTimers(t, 1)
+	b1 := waitAsync(t.Context(), ls[1]) // t0+2iv
+	clk.awaitTimers(t, 2)
+	a2 := waitAsync(ctx, ls[0]) // t0+3iv
+	clk.awaitTimers(t, 3)
+	a3 := waitAsync(ctx, ls[0]) // t0+4iv
+	clk.awaitTimers(t, 4)
+	cancel()
+	for _, done := range []<-chan error{a1, a2, a3} {
+		if err := receive(t, done); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait after cancel = %v, want context.Canceled", err)
+		}
+	}
+	notReturned(t, b1)
+	// t0+3iv and t0+4iv are given back; t0+iv is behind the other replica's t0+2iv.
+	if got := ls[0].Stats().GivenBack; got != 2 {
+		t.Errorf("GivenBack = %d, want 2", got)
+	}
+	st, _, err := ls[1].read(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := time.Unix(0, st.Next), t0.Add(3*iv); !got.Equal(want) {
+		t.Errorf("the next free slot is at %v, want %v", got.Sub(t0), want.Sub(t0))
+	}
+	clk.AdvanceTo(t0.Add(2 * iv))
+	if err := receive(t, b1); err != nil {
+		t.Fatalf("the other replica's Wait: %v", err)
 	}
 }
 

@@ -2,23 +2,30 @@ package ratelimit
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // reservation is a slot taken in the shared schedule.
 type reservation struct {
-	at    time.Time // when it was taken
-	slot  time.Time // when its holder may send
-	epoch uint64    // the 429 epoch it belongs to
+	at    time.Time     // when it was taken
+	slot  time.Time     // when its holder may send
+	step  time.Duration // how far it moved the schedule
+	epoch uint64        // the 429 epoch it belongs to
 }
 
 // Wait blocks until the caller may send one request and returns nil; the
 // caller should then send it without delay. One Wait allows one request.
 //
-// Wait returns ctx.Err() (unwrapped) if ctx ends first; the slot it had
-// reserved is then lost to everyone (the shared rate is briefly lower,
-// never higher). It returns an error wrapping ErrUnavailable when the
+// Wait returns ctx.Err() (unwrapped) if ctx ends first. The slot it had
+// reserved is then given back when it is the schedule's tail (together with
+// any other abandoned slots just before it); otherwise it is lost to
+// everyone (the shared rate is briefly lower, never higher). It returns an error wrapping ErrUnavailable when the
 // bucket cannot be used for Options.UnavailableAfter: the caller must not
 // send, and should treat the failure as systemic. With an unlimited Limit it
 // returns at once (ctx.Err() if ctx has already ended).
@@ -70,6 +77,7 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 		}
 		if r.slot.After(r.at) {
 			if err := l.sleepUntil(ctx, r.slot); err != nil {
+				l.abandon(r)
 				return time.Time{}, err
 			}
 			// A 429 reported while we slept voids the slot: check the
@@ -117,7 +125,7 @@ func (l *Limiter) reserve(ctx context.Context) (reservation, error) {
 			}
 			s.Next = slot + int64(step)
 			s.Interval = int64(l.interval)
-			r = reservation{at: now, slot: time.Unix(0, slot), epoch: s.Epoch}
+			r = reservation{at: now, slot: time.Unix(0, slot), step: step, epoch: s.Epoch}
 		})
 	})
 	return r, err
@@ -152,4 +160,75 @@ func (l *Limiter) sleepUntil(ctx context.Context, t time.Time) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// abandon records a reservation its holder gave up (its context ended, or
+// the budget closed) and gives back to the schedule every abandoned slot at
+// its tail, so that replicas reserving next are not held back by slots
+// nobody will use: a stopping replica's waiters, or the waiters a restarted
+// replica left behind. A slot followed by another holder's reservation cannot
+// be given back; it stays a gap in the schedule.
+func (l *Limiter) abandon(r reservation) {
+	l.abandonMu.Lock()
+	defer l.abandonMu.Unlock()
+	l.abandoned = append(l.abandoned, r)
+	ctx, cancel := context.WithTimeout(context.Background(), giveBackTimeout)
+	defer cancel()
+	for range 5 {
+		if err := l.giveBack(ctx); !errors.Is(err, errConflict) {
+			if err != nil {
+				l.log.Debug("could not give abandoned request slots back", "error", err)
+			}
+			return
+		}
+	}
+}
+
+// giveBackTimeout bounds one attempt to give slots back; it runs while the
+// service stops, after the caller's context ended.
+const giveBackTimeout = 2 * time.Second
+
+// giveBack moves the schedule's Next back over the abandoned reservations at
+// its tail with a compare-and-set, and forgets those given back and those no
+// longer worth keeping (void after a 429, or past). It returns errConflict
+// when another writer got there first.
+func (l *Limiter) giveBack(ctx context.Context) error {
+	s, rev, err := l.read(ctx)
+	if err != nil || rev == 0 {
+		return err
+	}
+	now := l.now()
+	keep := l.abandoned[:0]
+	for _, a := range l.abandoned {
+		if a.epoch == s.Epoch && a.slot.After(now) {
+			keep = append(keep, a)
+		}
+	}
+	l.abandoned = keep
+	slices.SortFunc(keep, func(a, b reservation) int { return b.slot.Compare(a.slot) })
+	next, given := s.Next, 0
+	for _, a := range keep {
+		if a.slot.UnixNano()+int64(a.step) != next {
+			break
+		}
+		next = a.slot.UnixNano()
+		given++
+	}
+	if given == 0 {
+		return nil
+	}
+	s.Next = next
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encoding budget state: %w", err)
+	}
+	if _, err := l.kv.Update(ctx, l.key, b, rev); err != nil {
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+			return errConflict
+		}
+		return fmt.Errorf("writing key %q of bucket %q: %w", l.key, l.kv.Bucket(), err)
+	}
+	l.abandoned = keep[given:]
+	l.givenBack.Add(int64(given))
+	return nil
 }
