@@ -24,18 +24,24 @@ type collector struct {
 // happens) until the test ends.
 func (r *rig) collect() *collector {
 	r.tb.Helper()
+	return collectOn(r.tb, r.nc)
+}
+
+// collectOn is collect on any connection.
+func collectOn(tb testing.TB, nc *nats.Conn) *collector {
+	tb.Helper()
 	c := &collector{arrived: make(map[string]time.Time), want: -1, done: make(chan struct{})}
-	sub, err := r.nc.Subscribe("assets.ingested.>", c.receive)
+	sub, err := nc.Subscribe("assets.ingested.>", c.receive)
 	if err != nil {
-		r.tb.Fatalf("subscribing to completions: %v", err)
+		tb.Fatalf("subscribing to completions: %v", err)
 	}
 	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		r.tb.Fatalf("subscription limits: %v", err)
+		tb.Fatalf("subscription limits: %v", err)
 	}
 	c.sub = sub
-	r.tb.Cleanup(func() { _ = sub.Unsubscribe() })
-	if err := r.nc.Flush(); err != nil {
-		r.tb.Fatalf("flushing the subscription: %v", err)
+	tb.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		tb.Fatalf("flushing the subscription: %v", err)
 	}
 	return c
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -49,7 +48,7 @@ func BenchmarkProcesses(b *testing.B) {
 		for range replicas {
 			p.replica(b, map[string]string{"AMPLIENCE_RATE_LIMIT": "5/s"})
 		}
-		p.waitIngested(b, b.N, time.Duration(float64(b.N)/budget*2+30)*time.Second)
+		p.completions.wait(b, b.N, time.Duration(float64(b.N)/budget*2+30)*time.Second)
 		elapsed := time.Since(start)
 		b.StopTimer()
 		st := p.sandboxStats(b)
@@ -94,7 +93,7 @@ func BenchmarkProcesses(b *testing.B) {
 				maxG = max(maxG, int(rep.metric("go_goroutines")))
 			}
 		})
-		p.waitIngested(b, b.N, time.Duration(b.N/100+60)*time.Second)
+		p.completions.wait(b, b.N, time.Duration(b.N/100+60)*time.Second)
 		elapsed := time.Since(start)
 		close(done)
 		wg.Wait()
@@ -136,15 +135,13 @@ type processes struct {
 	natsURL string
 	sbURL   string
 	nc      *nats.Conn
-
-	mu       sync.Mutex
-	ingested map[string]bool
-	changed  chan struct{}
+	// completions records the asset.ingested events.
+	completions *collector
 }
 
 func startProcesses(tb testing.TB, bin binaries, sandboxFlags ...string) *processes {
 	tb.Helper()
-	p := &processes{bin: bin, ingested: map[string]bool{}, changed: make(chan struct{}, 1)}
+	p := &processes{bin: bin}
 	natsPort := freePort(tb)
 	start(tb, "nats-server", nil, bin.natsServer, "-js", "-sd", tb.TempDir(), "-a", "127.0.0.1", "-p", strconv.Itoa(natsPort))
 	p.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
@@ -163,7 +160,7 @@ func startProcesses(tb testing.TB, bin binaries, sandboxFlags ...string) *proces
 	initAddr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
 	cmd := exec.Command(bin.consumer, "run")
 	cmd.Env = p.env(map[string]string{"HTTP_ADDR": initAddr})
-	out := &lockedBuffer{}
+	out := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("starting a replica to create the streams: %v", err)
@@ -190,28 +187,7 @@ func startProcesses(tb testing.TB, bin binaries, sandboxFlags ...string) *proces
 		tb.Fatalf("the replica that created the streams did not stop within 45s of SIGTERM:\n%s", out.String())
 	}
 
-	sub, err := p.nc.Subscribe("assets.ingested.>", func(m *nats.Msg) {
-		var ev struct {
-			Data struct {
-				EventID string `json:"eventId"`
-			} `json:"data"`
-		}
-		if json.Unmarshal(m.Data, &ev) != nil {
-			return
-		}
-		p.mu.Lock()
-		p.ingested[ev.Data.EventID] = true
-		p.mu.Unlock()
-		select {
-		case p.changed <- struct{}{}:
-		default:
-		}
-	})
-	if err != nil {
-		tb.Fatalf("subscribing to completions: %v", err)
-	}
-	_ = sub.SetPendingLimits(-1, -1)
-	tb.Cleanup(func() { _ = sub.Unsubscribe() })
+	p.completions = collectOn(tb, p.nc)
 	return p
 }
 
@@ -281,25 +257,6 @@ func (r *proc) metric(name string) float64 {
 	return 0
 }
 
-// waitIngested waits until n distinct events were ingested.
-func (p *processes) waitIngested(tb testing.TB, n int, timeout time.Duration) {
-	tb.Helper()
-	deadline := time.After(timeout)
-	for {
-		p.mu.Lock()
-		got := len(p.ingested)
-		p.mu.Unlock()
-		if got >= n {
-			return
-		}
-		select {
-		case <-p.changed:
-		case <-deadline:
-			tb.Fatalf("%d of %d events ingested within %v", got, n, timeout)
-		}
-	}
-}
-
 // sandboxStats reads the sandbox's counters from its admin endpoint.
 func (p *processes) sandboxStats(tb testing.TB) struct {
 	GraphQLRequests int `json:"graphqlRequests"`
@@ -331,7 +288,7 @@ func start(tb testing.TB, name string, env []string, bin string, args ...string)
 	tb.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
-	out := &lockedBuffer{}
+	out := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("starting %s: %v", name, err)
@@ -352,23 +309,6 @@ func start(tb testing.TB, name string, env []string, bin string, args ...string)
 		}
 	})
 	return cmd
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // freePort returns a TCP port nothing listens on now.
