@@ -18,9 +18,9 @@ import (
 // including a repeat after a 401 and each page of a search, but not before token requests.
 type Limiter interface {
 	// Wait blocks until one API request may be sent. An error means no request may be sent:
-	// when ctx ended, or the error wraps context.Canceled (the limiter closed because the
-	// service is stopping), the Client returns an error wrapping ErrNotSent; otherwise an
-	// *Error of KindRateLimited.
+	// when ctx ended, or the error wraps ErrNotSent (the limiter refused because the service
+	// is stopping), the Client returns an error wrapping ErrNotSent; otherwise an *Error of
+	// KindRateLimited.
 	Wait(ctx context.Context) error
 	// Report429 tells the limiter the API answered 429; retryAfter is the wait the answer
 	// asked for, 0 when it gave none.

@@ -3,6 +3,7 @@ package gqlapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,6 +50,27 @@ func TestLimiterRefusal(t *testing.T) {
 
 	if KindOf(err) != KindRateLimited {
 		t.Errorf("KindOf(%v) = %v, want rate_limited", err, KindOf(err))
+	}
+	if n := len(f.requests()); n != 0 {
+		t.Errorf("API requests = %d, want none", n)
+	}
+}
+
+// A limiter that refuses because the service is stopping says so with ErrNotSent: the caller
+// learns nothing was sent, not that the API is rate limiting it.
+func TestLimiterClosedIsNotSent(t *testing.T) {
+	t.Parallel()
+	f := newFakeAmplience(t)
+	lim := &fakeLimiter{err: fmt.Errorf("%w: the service is stopping", ErrNotSent)}
+	c := newTestClient(t, f, func(o *Options) { o.Limiter = lim })
+
+	_, err := c.CreateAsset(t.Context(), testInput)
+
+	if !errors.Is(err, ErrNotSent) {
+		t.Errorf("CreateAsset error = %v, want ErrNotSent", err)
+	}
+	if _, ok := errors.AsType[*Error](err); ok {
+		t.Errorf("CreateAsset error = %v, want no *Error (nothing reached the API)", err)
 	}
 	if n := len(f.requests()); n != 0 {
 		t.Errorf("API requests = %d, want none", n)

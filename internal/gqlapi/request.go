@@ -75,9 +75,9 @@ func (c *caller) send(ctx context.Context, op string, body []byte) (json.RawMess
 			if ctx.Err() != nil {
 				return nil, 0, fmt.Errorf("%w: %w", ErrNotSent, canceled(op, ctx))
 			}
-			if errors.Is(err, context.Canceled) {
-				// The limiter closed the budget: the service is stopping.
-				return nil, 0, fmt.Errorf("%w: %s waited for the request budget: %w", ErrNotSent, op, err)
+			if errors.Is(err, ErrNotSent) {
+				// The limiter refused without the caller's context ending: the service is stopping.
+				return nil, 0, fmt.Errorf("%s waited for the request budget: %w", op, err)
 			}
 			return nil, 0, &Error{Kind: KindRateLimited, Op: op, Message: "waiting for the request budget", Err: err}
 		}

@@ -19,8 +19,7 @@ import (
 var ErrUnavailable = errors.New("ratelimit: shared request budget unavailable")
 
 // ErrStopped is what Wait returns once Options.Stop has ended: the request
-// must not be sent. It wraps context.Canceled, so that a caller that knows
-// nothing of this package still sees a wait cut short.
+// must not be sent. It wraps context.Canceled: the wait was cut short.
 var ErrStopped = fmt.Errorf("ratelimit: the service is stopping: %w", context.Canceled)
 
 // errConflict marks a compare-and-set that lost against another writer.

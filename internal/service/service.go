@@ -316,7 +316,19 @@ func limiterOrNil(l *ratelimit.Limiter) gqlapi.Limiter {
 	if l == nil {
 		return nil
 	}
-	return l
+	return budget{l}
+}
+
+// budget is the shared limiter as the client sees it: a budget closed because the replica
+// stopped pulling refuses requests that were never sent.
+type budget struct{ *ratelimit.Limiter }
+
+func (b budget) Wait(ctx context.Context) error {
+	err := b.Limiter.Wait(ctx)
+	if errors.Is(err, ratelimit.ErrStopped) {
+		return fmt.Errorf("%w: %w", gqlapi.ErrNotSent, err)
+	}
+	return err
 }
 
 func replicaName() string {
