@@ -14,6 +14,7 @@
 //	go test -run '^$' -bench 'SharedBudget' -benchtime 200x ./internal/bench/
 //	go test -run '^$' -bench 'Backlog' -benchtime 20000x ./internal/bench/ -backlog 1000000
 //	go test -run '^$' -bench 'Processes/budget' -benchtime 200x ./internal/bench/
+//	go test -run '^$' -bench 'Processes/restart' -benchtime 1x ./internal/bench/
 //	go test -run '^$' -bench 'Processes/backlog' -benchtime 30000x ./internal/bench/
 //
 // The custom metrics are

@@ -32,6 +32,9 @@ var procsBacklog = flag.Int("procs-backlog", 1_000_000, "events published before
 //   - budget: three replicas sharing AMPLIENCE_RATE_LIMIT=5/s drain b.N events against a
 //     sandbox that answers 429 above 30 requests per 5 s window; it reports the fraction of the
 //     budget used, the 429s and the most requests in one window.
+//   - restart: a replica at AMPLIENCE_RATE_LIMIT=60/m is stopped while its deliveries wait
+//     for the budget, and a new one started; it reports how long the stop took and how long
+//     the new replica took to ingest its first event (b.N is not used: -benchtime 1x).
 //   - backlog: one replica processes b.N events of a backlog of -procs-backlog (a million by
 //     default); it reports events/s, its RSS after the first second and at most, and the most
 //     goroutines it ran.
@@ -56,6 +59,27 @@ func BenchmarkProcesses(b *testing.B) {
 		b.ReportMetric(float64(st.TooManyRequests), "429s")
 		b.ReportMetric(float64(st.MaxPerWindow), "max-per-window")
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	})
+	b.Run("restart", func(b *testing.B) {
+		const budget = "60/m"
+		p := startProcesses(b, bin)
+		p.publish(b, 100)
+		first := p.replica(b, map[string]string{"AMPLIENCE_RATE_LIMIT": budget})
+		// A few calls made, the other deliveries in flight waiting for their slots.
+		p.completions.wait(b, 3, time.Minute)
+		b.ResetTimer()
+		took, err := first.stop()
+		if err != nil {
+			b.Fatalf("%v\n%s", err, head(first.out.String(), 20))
+		}
+		done := p.completions.count()
+		begin := time.Now()
+		p.replica(b, map[string]string{"AMPLIENCE_RATE_LIMIT": budget})
+		p.completions.wait(b, done+1, 2*time.Minute)
+		again := time.Since(begin)
+		b.StopTimer()
+		b.ReportMetric(float64(took.Milliseconds()), "stop-ms")
+		b.ReportMetric(float64(again.Milliseconds()), "restart-first-ms")
 	})
 	b.Run("backlog", func(b *testing.B) {
 		p := startProcesses(b, bin)
@@ -158,33 +182,10 @@ func startProcesses(tb testing.TB, bin binaries, sandboxFlags ...string) *proces
 	tb.Cleanup(p.nc.Close)
 	// A replica that starts and stops creates the streams, so the backlog can be published.
 	initAddr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
-	cmd := exec.Command(bin.consumer, "run")
-	cmd.Env = p.env(map[string]string{"HTTP_ADDR": initAddr})
-	out := &logBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("starting a replica to create the streams: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	tb.Cleanup(func() {
-		// Only when the benchmark failed before it stopped: kill it rather than leave it.
-		if !stopped {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	first := start(tb, "the replica creating the streams", p.env(map[string]string{"HTTP_ADDR": initAddr}), bin.consumer, "run")
 	waitUntil(tb, 15*time.Second, "the first replica to be ready", func() bool { return httpOK("http://" + initAddr + "/readyz") })
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			tb.Fatalf("the replica that created the streams: %v\n%s", err, out.String())
-		}
-	case <-time.After(45 * time.Second):
-		tb.Fatalf("the replica that created the streams did not stop within 45s of SIGTERM:\n%s", out.String())
+	if _, err := first.stop(); err != nil {
+		tb.Fatalf("%v\n%s", err, first.out.String())
 	}
 
 	p.completions = collectOn(tb, p.nc)
@@ -225,7 +226,7 @@ func (p *processes) publish(tb testing.TB, n int) {
 
 // proc is a replica process.
 type proc struct {
-	cmd      *exec.Cmd
+	*child
 	httpAddr string
 }
 
@@ -235,7 +236,7 @@ func (p *processes) replica(tb testing.TB, extra map[string]string) *proc {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
 	extra["HTTP_ADDR"] = addr
 	r := &proc{httpAddr: addr}
-	r.cmd = start(tb, "replica", p.env(extra), p.bin.consumer, "run")
+	r.child = start(tb, "replica", p.env(extra), p.bin.consumer, "run")
 	waitUntil(tb, 15*time.Second, "the replica to be ready", func() bool { return httpOK("http://" + addr + "/readyz") })
 	return r
 }
@@ -282,33 +283,57 @@ func (p *processes) sandboxStats(tb testing.TB) struct {
 	return state.Stats
 }
 
-// start starts a process that is stopped (SIGTERM, then waited for) when the benchmark ends;
-// its output is printed if it fails.
-func start(tb testing.TB, name string, env []string, bin string, args ...string) *exec.Cmd {
+// child is a process started by a benchmark.
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	out  *logBuffer
+
+	once sync.Once
+	took time.Duration // from SIGTERM to exit
+	err  error
+}
+
+// start starts a process that is stopped (see [child.stop]) when the benchmark ends, if not
+// before.
+func start(tb testing.TB, name string, env []string, bin string, args ...string) *child {
 	tb.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	out := &logBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	c := &child{name: name, cmd: exec.Command(bin, args...), out: &logBuffer{}}
+	c.cmd.Env = env
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	if err := c.cmd.Start(); err != nil {
 		tb.Fatalf("starting %s: %v", name, err)
 	}
 	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Logf("%s exited: %v\n%s", name, err, head(out.String(), 20))
-			}
-		case <-time.After(45 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			tb.Errorf("%s did not stop within 45s of SIGTERM", name)
+		if _, err := c.stop(); err != nil {
+			tb.Errorf("%v\n%s", err, head(c.out.String(), 20))
 		}
 	})
-	return cmd
+	return c
+}
+
+// stop sends SIGTERM and waits for the process to exit, killing it after 45s; it returns how
+// long the exit took and what went wrong. Calls after the first return the first's results.
+func (c *child) stop() (time.Duration, error) {
+	c.once.Do(func() {
+		begin := time.Now()
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- c.cmd.Wait() }()
+		select {
+		case err := <-done:
+			c.took = time.Since(begin)
+			if err != nil {
+				c.err = fmt.Errorf("%s exited: %w", c.name, err)
+			}
+		case <-time.After(45 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-done
+			c.took = time.Since(begin)
+			c.err = fmt.Errorf("%s did not stop within 45s of SIGTERM", c.name)
+		}
+	})
+	return c.took, c.err
 }
 
 // freePort returns a TCP port nothing listens on now.
