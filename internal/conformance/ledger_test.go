@@ -1,6 +1,10 @@
 package conformance
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -8,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
@@ -301,5 +306,50 @@ func TestSpec_Ledger_SameEventTwiceCreatesOneAsset(t *testing.T) {
 	}
 	if n := e.Sandbox.Stats().CreateAssetCalls["twice"]; n != 1 {
 		t.Errorf("%d createAsset calls, want 1", n)
+	}
+}
+
+// SPEC "The ledger": a later duplicate delivery republishes a byte-identical asset.ingested.
+// The same holds when the earlier delivery stopped after publishing the completion and before
+// writing the created entry (a crash, or a failed write): the next delivery reconciles to the
+// asset the index records for this event, and publishes the completion recorded with it, not
+// a new one with another time and duration.
+func TestSpec_Ledger_CompletionRecordedWithTheAssetIsRepublishedAfterACrash(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil, nil)
+	ev := servicetest.NewEvent("crash-after-publish")
+	key := keyOf(ev)
+	a := seedAsset(t, e, "crash-after-publish")
+	now := time.Now().UTC()
+	putEntry(t, e, key, ledger.Entry{State: ledger.StatePending, Owner: "replica-gone",
+		Heartbeat: now.Add(-time.Hour), Attempts: 1, FirstAttempt: now.Add(-time.Minute)})
+	published, err := events.Ingested{
+		Key: key, EventID: ev.ID, EventSource: ev.Source, AssetID: a.ID, Name: "crash-after-publish",
+		AssetRepositoryID: servicetest.Repository, Src: ev.Data["src"].(string), Attempts: 1,
+		DurationMs: 4321, Time: now.Add(-50 * time.Second),
+	}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	record, err := json.Marshal(map[string]any{"event": key, "completion": json.RawMessage(published)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(a.ID))
+	if _, err := kv(t, e).Put(t.Context(), "asset."+hex.EncodeToString(sum[:]), record); err != nil {
+		t.Fatalf("writing the asset index: %v", err)
+	}
+
+	e.Publish(ev.Msg())
+	waitCompletions(t, e, "assets.ingested.", 1)
+	got := e.Subjects(resultsStream, "assets.ingested.")
+	if len(got) != 1 || !bytes.Equal(got[0].Data, published) {
+		t.Errorf("asset.ingested published:\n%s\nwant the recorded completion, byte for byte:\n%s", got[0].Data, published)
+	}
+	if entry, ok := getEntry(t, e, key); !ok || entry.State != ledger.StateCreated || !bytes.Equal(entry.Completion, published) {
+		t.Errorf("ledger entry %+v; want created with the recorded completion", entry)
+	}
+	if calls := callsFor(e, "crash-after-publish"); slices.Contains(calls[1:], "CreateAsset") {
+		t.Errorf("calls after the seed: %v; want the lookup only", calls[1:])
 	}
 }

@@ -22,14 +22,6 @@ import (
 // are confirmed.
 func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, asset gqlapi.Asset) Outcome {
 	key := d.ev.Key
-	if err := p.ledger.RecordAsset(ctx, asset.ID, key); errors.Is(err, ledger.ErrAssetTaken) {
-		// Another event's reconciliation adopted this asset first (two events with one name,
-		// one of them recovering from a crash). It is that event's now; the next delivery of
-		// this one reconciles, finds no asset of its own, and calls again.
-		return p.handBack(ctx, d, "the asset was recorded by another event", p.o.Backoff.Base)
-	} else if err != nil {
-		return p.systemic(ctx, d, "recording the asset in the ledger", err)
-	}
 	completion := events.Ingested{
 		Key:     key,
 		EventID: d.ev.ID, EventSource: d.ev.Source,
@@ -40,6 +32,20 @@ func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry
 	body, err := completion.Marshal()
 	if err != nil {
 		return p.systemic(ctx, d, "encoding asset.ingested", err)
+	}
+	recorded, err := p.ledger.RecordAsset(ctx, asset.ID, key, body)
+	switch {
+	case errors.Is(err, ledger.ErrAssetTaken):
+		// Another event's reconciliation adopted this asset first (two events with one name,
+		// one of them recovering from a crash). It is that event's now; the next delivery of
+		// this one reconciles, finds no asset of its own, and calls again.
+		return p.handBack(ctx, d, "the asset was recorded by another event", p.o.Backoff.Base)
+	case err != nil:
+		return p.systemic(ctx, d, "recording the asset in the ledger", err)
+	case recorded != nil:
+		// An earlier delivery recorded the asset and may have published its completion before
+		// it stopped: publish the same bytes.
+		body = recorded
 	}
 	entry.State, entry.AssetID, entry.Completion, entry.Owner = ledger.StateCreated, asset.ID, body, ""
 

@@ -6,7 +6,8 @@
 // happened) to [StateCreated] (the asset exists; the completion event is stored byte for byte)
 // or [StateDead] (dead-lettered; a replay with a higher replay count may claim it again). The
 // bucket also holds an index entry per created asset id naming the event that recorded it, so
-// reconciliation never adopts another event's asset.
+// reconciliation never adopts another event's asset, and the completion event published for
+// it.
 package ledger
 
 import (
@@ -144,36 +145,67 @@ func (l *Ledger) Update(ctx context.Context, eventKey string, e Entry, rev uint6
 	return next, nil
 }
 
-// RecordAsset writes the index entry naming eventKey as the event that created assetID. It is
-// idempotent for the same event and returns ErrAssetTaken when another event recorded it.
-func (l *Ledger) RecordAsset(ctx context.Context, assetID, eventKey string) error {
-	_, err := l.kv.Create(ctx, assetKey(assetID), []byte(eventKey))
+// assetRecord is the value of an asset's index entry. Completion is the asset.ingested event
+// the recording event publishes for it: a delivery that finds the asset again after a crash
+// (or a failed write) between the completion's publish and the created entry publishes the
+// same bytes, not a new completion with another time. Entries written before the completion
+// was kept hold the bare event key.
+type assetRecord struct {
+	Event      string          `json:"event"`
+	Completion json.RawMessage `json:"completion,omitempty"`
+}
+
+// RecordAsset writes the index entry naming eventKey as the event that created assetID, with
+// the completion event it is about to publish. It is idempotent for the same event: when the
+// entry exists for eventKey it returns the completion recorded there (nil if none was), which
+// the caller publishes instead of its own. It returns ErrAssetTaken when another event
+// recorded the asset.
+func (l *Ledger) RecordAsset(ctx context.Context, assetID, eventKey string, completion []byte) ([]byte, error) {
+	b, err := json.Marshal(assetRecord{Event: eventKey, Completion: completion})
+	if err != nil {
+		return nil, fmt.Errorf("encoding the asset index entry: %w", err)
+	}
+	_, err = l.kv.Create(ctx, assetKey(assetID), b)
 	if err == nil {
-		return nil
+		return completion, nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {
-		return fmt.Errorf("recording asset in the ledger: %w", err)
+		return nil, fmt.Errorf("recording asset in the ledger: %w", err)
 	}
-	owner, err := l.AssetOwner(ctx, assetID)
+	rec, err := l.assetRecord(ctx, assetID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if owner != eventKey {
-		return ErrAssetTaken
+	if rec.Event != eventKey {
+		return nil, ErrAssetTaken
 	}
-	return nil
+	return rec.Completion, nil
 }
 
 // AssetOwner returns the event key recorded for assetID, or ErrNotFound.
 func (l *Ledger) AssetOwner(ctx context.Context, assetID string) (string, error) {
+	rec, err := l.assetRecord(ctx, assetID)
+	return rec.Event, err
+}
+
+func (l *Ledger) assetRecord(ctx context.Context, assetID string) (assetRecord, error) {
 	kve, err := l.kv.Get(ctx, assetKey(assetID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return "", ErrNotFound
+		return assetRecord{}, ErrNotFound
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading ledger asset index: %w", err)
+		return assetRecord{}, fmt.Errorf("reading ledger asset index: %w", err)
 	}
-	return string(kve.Value()), nil
+	v := kve.Value()
+	if len(v) == 0 || v[0] != '{' {
+		return assetRecord{Event: string(v)}, nil // the bare event key
+	}
+	var rec assetRecord
+	if err := json.Unmarshal(v, &rec); err != nil || rec.Event == "" {
+		// Not written by this service: its owner is unknown, so no event may adopt the asset.
+		return assetRecord{Event: string(v)}, nil
+	}
+	return rec, nil
 }
 
 // Check reports whether the bucket answers; the pause probe uses it.

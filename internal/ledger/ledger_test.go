@@ -1,7 +1,10 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -15,12 +18,17 @@ import (
 
 func newLedger(t *testing.T) *ledger.Ledger {
 	t.Helper()
+	return ledger.New(newBucket(t))
+}
+
+func newBucket(t *testing.T) jetstream.KeyValue {
+	t.Helper()
 	_, js := natstest.Connect(t, natstest.RunServer(t))
 	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "ledger_test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ledger.New(kv)
+	return kv
 }
 
 func TestClaimIsCreateIfAbsent(t *testing.T) {
@@ -82,13 +90,15 @@ func TestAssetIndexNamesOneEvent(t *testing.T) {
 	if _, err := l.AssetOwner(ctx, id); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("AssetOwner before recording: %v", err)
 	}
-	if err := l.RecordAsset(ctx, id, "event-a"); err != nil {
-		t.Fatal(err)
+	completion := []byte(`{"id":"event-a:ingested","time":"2026-01-01T00:00:00.000Z"}`)
+	if got, err := l.RecordAsset(ctx, id, "event-a", completion); err != nil || !bytes.Equal(got, completion) {
+		t.Fatalf("RecordAsset = %s, %v; want its own completion", got, err)
 	}
-	if err := l.RecordAsset(ctx, id, "event-a"); err != nil {
-		t.Errorf("recording again for the same event: %v, want nil", err)
+	// Again for the same event (a redelivery after a crash): the completion recorded first.
+	if got, err := l.RecordAsset(ctx, id, "event-a", []byte(`{"id":"event-a:ingested","time":"2026-01-02T00:00:00.000Z"}`)); err != nil || !bytes.Equal(got, completion) {
+		t.Errorf("recording again for the same event = %s, %v; want the first completion", got, err)
 	}
-	if err := l.RecordAsset(ctx, id, "event-b"); !errors.Is(err, ledger.ErrAssetTaken) {
+	if _, err := l.RecordAsset(ctx, id, "event-b", nil); !errors.Is(err, ledger.ErrAssetTaken) {
 		t.Errorf("recording for another event: %v, want ErrAssetTaken", err)
 	}
 	if owner, err := l.AssetOwner(ctx, id); err != nil || owner != "event-a" {
@@ -96,5 +106,32 @@ func TestAssetIndexNamesOneEvent(t *testing.T) {
 	}
 	if err := l.Check(ctx); err != nil {
 		t.Errorf("Check on a live bucket: %v", err)
+	}
+}
+
+// Index entries written before the completion was kept hold the bare event key; an entry this
+// service did not write names no event, so no event may adopt its asset.
+func TestAssetIndexReadsOlderAndForeignEntries(t *testing.T) {
+	t.Parallel()
+	kv := newBucket(t)
+	l := ledger.New(kv)
+	ctx := context.Background()
+	put := func(id, value string) {
+		t.Helper()
+		sum := sha256.Sum256([]byte(id))
+		if _, err := kv.Put(ctx, "asset."+hex.EncodeToString(sum[:]), []byte(value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("bare", "event-a")
+	if owner, err := l.AssetOwner(ctx, "bare"); err != nil || owner != "event-a" {
+		t.Errorf("AssetOwner of a bare entry = %q, %v; want event-a", owner, err)
+	}
+	if got, err := l.RecordAsset(ctx, "bare", "event-a", []byte(`{}`)); err != nil || got != nil {
+		t.Errorf("RecordAsset over a bare entry = %s, %v; want no recorded completion", got, err)
+	}
+	put("foreign", `{"not":"ours"}`)
+	if _, err := l.RecordAsset(ctx, "foreign", "event-a", nil); !errors.Is(err, ledger.ErrAssetTaken) {
+		t.Errorf("RecordAsset over a foreign entry: %v, want ErrAssetTaken", err)
 	}
 }
