@@ -189,22 +189,32 @@ func mayHaveCreated(err error) bool {
 
 // reconcile looks for an asset an earlier attempt for this event created: same repository,
 // exactly the event's name, created at or after the claim's first attempt (less clock skew),
-// and not recorded by another event. Of several, the oldest.
+// and not recorded by another event. One the index already records for this event comes first
+// (its completion may have been published); otherwise, of several, the oldest.
 func (p *Pipeline) reconcile(ctx context.Context, d *delivery, entry ledger.Entry) (gqlapi.Asset, bool, error) {
 	since := entry.FirstAttempt.Add(-claimGrace)
 	found, err := p.api.FindByName(ctx, d.ev.Asset.AssetRepositoryID, d.ev.Asset.Name, since)
 	if err != nil {
 		return gqlapi.Asset{}, false, fmt.Errorf("reconciling: %w", err)
 	}
-	for _, a := range found {
+	var unrecorded *gqlapi.Asset
+	for i, a := range found {
 		owner, err := p.ledger.AssetOwner(ctx, a.ID)
 		switch {
-		case errors.Is(err, ledger.ErrNotFound) || (err == nil && owner == d.ev.Key):
+		case err == nil && owner == d.ev.Key:
 			p.o.Metrics.reconciled(ctx, true)
 			return a, true, nil
+		case errors.Is(err, ledger.ErrNotFound):
+			if unrecorded == nil {
+				unrecorded = &found[i]
+			}
 		case err != nil:
 			return gqlapi.Asset{}, false, err
 		}
+	}
+	if unrecorded != nil {
+		p.o.Metrics.reconciled(ctx, true)
+		return *unrecorded, true, nil
 	}
 	p.o.Metrics.reconciled(ctx, false)
 	return gqlapi.Asset{}, false, nil
