@@ -317,21 +317,23 @@ func TestSpec_Ledger_SameEventTwiceCreatesOneAsset(t *testing.T) {
 func TestSpec_Ledger_CompletionRecordedWithTheAssetIsRepublishedAfterACrash(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil, nil)
-	ev := servicetest.NewEvent("crash-after-publish")
+	// &, < and > are escaped by Go's JSON encoder unless told not to: the bytes must survive.
+	const name = "crash-after-publish <Tom & Jerry>"
+	ev := servicetest.NewEvent(name)
 	key := keyOf(ev)
-	a := seedAsset(t, e, "crash-after-publish")
+	a := seedAsset(t, e, name)
 	now := time.Now().UTC()
 	putEntry(t, e, key, ledger.Entry{State: ledger.StatePending, Owner: "replica-gone",
 		Heartbeat: now.Add(-time.Hour), Attempts: 1, FirstAttempt: now.Add(-time.Minute)})
 	published, err := events.Ingested{
-		Key: key, EventID: ev.ID, EventSource: ev.Source, AssetID: a.ID, Name: "crash-after-publish",
+		Key: key, EventID: ev.ID, EventSource: ev.Source, AssetID: a.ID, Name: name,
 		AssetRepositoryID: servicetest.Repository, Src: ev.Data["src"].(string), Attempts: 1,
 		DurationMs: 4321, Time: now.Add(-50 * time.Second),
 	}.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	record, err := json.Marshal(map[string]any{"event": key, "completion": json.RawMessage(published)})
+	record, err := json.Marshal(map[string]any{"event": key, "completion": published})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +351,34 @@ func TestSpec_Ledger_CompletionRecordedWithTheAssetIsRepublishedAfterACrash(t *t
 	if entry, ok := getEntry(t, e, key); !ok || entry.State != ledger.StateCreated || !bytes.Equal(entry.Completion, published) {
 		t.Errorf("ledger entry %+v; want created with the recorded completion", entry)
 	}
-	if calls := callsFor(e, "crash-after-publish"); slices.Contains(calls[1:], "CreateAsset") {
+	if calls := callsFor(e, name); slices.Contains(calls[1:], "CreateAsset") {
 		t.Errorf("calls after the seed: %v; want the lookup only", calls[1:])
+	}
+}
+
+// SPEC "The ledger": reconciliation adopts no asset recorded by another event, and an asset
+// the index already records for this event is the event's, even when an older unrecorded one
+// has the same name (another event's, whose own record was lost in a crash): this event may
+// already have announced the recorded one.
+func TestSpec_Ledger_ReconcilePrefersTheAssetRecordedForTheEvent(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil, nil)
+	const name = "stale-own"
+	ev := servicetest.NewEvent(name)
+	key := keyOf(ev)
+	now := time.Now().UTC()
+	older := seedAsset(t, e, name)
+	own := seedAsset(t, e, name)
+	putAssetOwner(t, e, own.ID, key)
+	putEntry(t, e, key, ledger.Entry{State: ledger.StatePending, Owner: "replica-gone",
+		Heartbeat: now.Add(-time.Hour), Attempts: 1, FirstAttempt: now.Add(-time.Minute)})
+
+	e.Publish(ev.Msg())
+	c := waitCompletions(t, e, "assets.ingested.", 1)[0]
+	if c.Data.AssetID != own.ID {
+		t.Errorf("ingested with %s, want %s, the asset recorded for the event (not the older %s)", c.Data.AssetID, own.ID, older.ID)
+	}
+	if diff := cmp.Diff([]string{"FindAssetsByName"}, callsFor(e, name)[2:]); diff != "" {
+		t.Errorf("calls after the seeds (-want +got):\n%s", diff)
 	}
 }

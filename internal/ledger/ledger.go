@@ -151,8 +151,10 @@ func (l *Ledger) Update(ctx context.Context, eventKey string, e Entry, rev uint6
 // same bytes, not a new completion with another time. Entries written before the completion
 // was kept hold the bare event key.
 type assetRecord struct {
-	Event      string          `json:"event"`
-	Completion json.RawMessage `json:"completion,omitempty"`
+	Event string `json:"event"`
+	// Completion is kept as bytes (base64 in the JSON), as in Entry: embedded as JSON, the
+	// encoder would escape &, < and > in it, and the bytes would no longer be the same.
+	Completion []byte `json:"completion,omitempty"`
 }
 
 // RecordAsset writes the index entry naming eventKey as the event that created assetID, with
@@ -165,21 +167,26 @@ func (l *Ledger) RecordAsset(ctx context.Context, assetID, eventKey string, comp
 	if err != nil {
 		return nil, fmt.Errorf("encoding the asset index entry: %w", err)
 	}
-	_, err = l.kv.Create(ctx, assetKey(assetID), b)
-	if err == nil {
-		return completion, nil
+	for {
+		_, err = l.kv.Create(ctx, assetKey(assetID), b)
+		if err == nil {
+			return completion, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("recording asset in the ledger: %w", err)
+		}
+		rec, err := l.assetRecord(ctx, assetID)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed since the Create: create it again
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.Event != eventKey {
+			return nil, ErrAssetTaken
+		}
+		return rec.Completion, nil
 	}
-	if !errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, fmt.Errorf("recording asset in the ledger: %w", err)
-	}
-	rec, err := l.assetRecord(ctx, assetID)
-	if err != nil {
-		return nil, err
-	}
-	if rec.Event != eventKey {
-		return nil, ErrAssetTaken
-	}
-	return rec.Completion, nil
 }
 
 // AssetOwner returns the event key recorded for assetID, or ErrNotFound.
