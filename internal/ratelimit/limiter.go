@@ -70,10 +70,13 @@ type Limiter struct {
 	// goroutines, compete for the compare-and-set.
 	turn chan struct{}
 
-	// abandoned holds reservations given up and not yet given back (see
-	// abandon).
-	abandonMu sync.Mutex
-	abandoned []reservation
+	// abandoned holds reservations given up and not yet given back;
+	// abandonGen counts additions, and givingBack is set while one caller
+	// gives back (see abandon).
+	abandonMu  sync.Mutex
+	abandoned  []reservation
+	abandonGen uint64
+	givingBack bool
 
 	granted, waitedNs, conflicts, reported, voided, storeErrors, givenBack atomic.Int64
 }

@@ -168,46 +168,87 @@ func (l *Limiter) sleepUntil(ctx context.Context, t time.Time) error {
 // nobody will use: a stopping replica's waiters, or the waiters a restarted
 // replica left behind. A slot followed by another holder's reservation cannot
 // be given back; it stays a gap in the schedule.
+//
+// One caller at a time gives back, for every slot abandoned until it is
+// done; the others only record theirs and return, so a closing budget does
+// not queue its waiters behind one another's key-value round trips.
 func (l *Limiter) abandon(r reservation) {
 	l.abandonMu.Lock()
-	defer l.abandonMu.Unlock()
 	l.abandoned = append(l.abandoned, r)
+	l.abandonGen++
+	if l.givingBack {
+		l.abandonMu.Unlock()
+		return
+	}
+	l.givingBack = true
+	l.abandonMu.Unlock()
+
 	ctx, cancel := context.WithTimeout(context.Background(), giveBackTimeout)
 	defer cancel()
-	for range 5 {
-		if err := l.giveBack(ctx); !errors.Is(err, errConflict) {
-			if err != nil {
-				l.log.Debug("could not give abandoned request slots back", "error", err)
-			}
+	for conflicts := 0; ; {
+		l.abandonMu.Lock()
+		pending, gen := slices.Clone(l.abandoned), l.abandonGen
+		l.abandonMu.Unlock()
+
+		forget, err := l.giveBack(ctx, pending)
+
+		l.abandonMu.Lock()
+		l.abandoned = slices.DeleteFunc(l.abandoned, func(a reservation) bool { return forget[a.id()] })
+		more := l.abandonGen != gen
+		if errors.Is(err, errConflict) {
+			conflicts++
+			more = conflicts < 5
+		} else if err != nil {
+			l.log.Debug("could not give abandoned request slots back", "error", err)
+			more = false
+		}
+		if !more || ctx.Err() != nil {
+			l.givingBack = false
+			l.abandonMu.Unlock()
 			return
 		}
+		l.abandonMu.Unlock()
 	}
 }
 
-// giveBackTimeout bounds one attempt to give slots back; it runs while the
-// service stops, after the caller's context ended.
+// giveBackTimeout bounds the giving back of abandoned slots; it runs while
+// the service stops, after the callers' contexts ended.
 const giveBackTimeout = 2 * time.Second
 
-// giveBack moves the schedule's Next back over the abandoned reservations at
-// its tail with a compare-and-set, and forgets those given back and those no
-// longer worth keeping (void after a 429, or past). It returns errConflict
-// when another writer got there first.
-func (l *Limiter) giveBack(ctx context.Context) error {
+// reservationID identifies a reservation: no two of one epoch share a slot.
+type reservationID struct {
+	slot  int64
+	epoch uint64
+}
+
+func (r reservation) id() reservationID { return reservationID{r.slot.UnixNano(), r.epoch} }
+
+// giveBack moves the schedule's Next back over those of the abandoned
+// reservations that are at its tail, with a compare-and-set. It returns the
+// reservations to forget: those given back, those no longer worth keeping
+// (void after a 429, or past), and, after a write whose outcome is unknown,
+// those it tried to give back (were the write applied, giving them back again
+// later could move Next back over a slot given out since; losing them only
+// lowers the rate). It returns errConflict when another writer got there
+// first.
+func (l *Limiter) giveBack(ctx context.Context, pending []reservation) (map[reservationID]bool, error) {
+	forget := map[reservationID]bool{}
 	s, rev, err := l.read(ctx)
 	if err != nil || rev == 0 {
-		return err
+		return forget, err
 	}
 	now := l.now()
-	keep := l.abandoned[:0]
-	for _, a := range l.abandoned {
+	var live []reservation
+	for _, a := range pending {
 		if a.epoch == s.Epoch && a.slot.After(now) {
-			keep = append(keep, a)
+			live = append(live, a)
+		} else {
+			forget[a.id()] = true
 		}
 	}
-	l.abandoned = keep
-	slices.SortFunc(keep, func(a, b reservation) int { return b.slot.Compare(a.slot) })
+	slices.SortFunc(live, func(a, b reservation) int { return b.slot.Compare(a.slot) })
 	next, given := s.Next, 0
-	for _, a := range keep {
+	for _, a := range live {
 		if a.slot.UnixNano()+int64(a.step) != next {
 			break
 		}
@@ -215,20 +256,23 @@ func (l *Limiter) giveBack(ctx context.Context) error {
 		given++
 	}
 	if given == 0 {
-		return nil
+		return forget, nil
 	}
 	s.Next = next
 	b, err := json.Marshal(s)
 	if err != nil {
-		return fmt.Errorf("encoding budget state: %w", err)
+		return forget, fmt.Errorf("encoding budget state: %w", err)
 	}
-	if _, err := l.kv.Update(ctx, l.key, b, rev); err != nil {
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-			return errConflict
-		}
-		return fmt.Errorf("writing key %q of bucket %q: %w", l.key, l.kv.Bucket(), err)
+	_, err = l.kv.Update(ctx, l.key, b, rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		return forget, errConflict
 	}
-	l.abandoned = keep[given:]
+	for _, a := range live[:given] {
+		forget[a.id()] = true
+	}
+	if err != nil {
+		return forget, fmt.Errorf("writing key %q of bucket %q: %w", l.key, l.kv.Bucket(), err)
+	}
 	l.givenBack.Add(int64(given))
-	return nil
+	return forget, nil
 }
