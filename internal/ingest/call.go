@@ -14,6 +14,7 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ratelimit"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
 )
 
 // claimGrace is the clock skew allowed between a claim's first-attempt time and the creation
@@ -28,7 +29,7 @@ const repeatedFailures = 3
 // acts on its answer. While the call runs (including its wait for the request budget) the
 // claim's heartbeat is refreshed, so no other replica takes the event over.
 func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64) Outcome {
-	d.span.SetAttributes(attribute.Int("ingest.attempt", entry.Attempts))
+	d.span.SetAttributes(telemetry.Attempt(entry.Attempts))
 	callCtx, cancelCall := context.WithCancel(ctx)
 	defer cancelCall()
 	keep := p.keepClaim(callCtx, d, entry, rev, cancelCall)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
@@ -123,19 +124,25 @@ func ProcessAttributes(msg ProcessInfo) []attribute.KeyValue {
 // the inbound span context unchanged, so what the service publishes under it
 // continues the publisher's trace.
 func StartProcess(ctx context.Context, tr trace.Tracer, p propagation.TextMapPropagator, msg ProcessInfo) (context.Context, trace.Span) {
-	carrier := HeaderCarrier(msg.Header)
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(ProcessAttributes(msg)...),
 	}
-	inbound := trace.SpanContextFromContext(p.Extract(context.Background(), carrier))
-	if !inbound.IsValid() {
+	// The headers are read once; what they carry then goes onto ctx.
+	extracted := Extract(context.Background(), p, msg.Header)
+	parent := ctx
+	if inbound := trace.SpanContextFromContext(extracted); inbound.IsValid() {
+		parent = trace.ContextWithRemoteSpanContext(parent, inbound)
+	} else {
 		opts = append(opts, trace.WithNewRoot())
+	}
+	if b := baggage.FromContext(extracted); b.Len() > 0 {
+		parent = baggage.ContextWithBaggage(parent, b)
 	}
 	if msg.Link.IsValid() {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: msg.Link}))
 	}
-	return tr.Start(p.Extract(ctx, carrier), spanName("process", msg.Subject), opts...)
+	return tr.Start(parent, spanName("process", msg.Subject), opts...)
 }
 
 // StartPublish starts the producer span "send <subject pattern>" for a
