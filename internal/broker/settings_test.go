@@ -68,3 +68,24 @@ func fetchConsumer(tb testing.TB, js jetstream.JetStream, stream, name string) j
 	}
 	return c.CachedInfo().Config
 }
+
+// DefaultResources returns the SPEC defaults: ASSETS on assets.published.>,
+// consumer asset-ingest, ASSET_RESULTS, ASSETS_DLQ, ASSETS_ADVISORIES,
+// bucket asset_ingest_ledger, one replica, AckWait 60s, MaxDeliver 100
+// (max(100, 4 × 8 attempts)), MaxAckPending 1000, Create true.
+func DefaultResources() Resources {
+	return Resources{
+		InboundStream:   "ASSETS",
+		InboundSubjects: []string{"assets.published.>"},
+		Durable:         "asset-ingest",
+		ResultsStream:   "ASSET_RESULTS",
+		DLQStream:       "ASSETS_DLQ",
+		AdvisoryStream:  "ASSETS_ADVISORIES",
+		LedgerBucket:    "asset_ingest_ledger",
+		Replicas:        1,
+		AckWait:         60 * time.Second,
+		MaxDeliver:      100,
+		MaxAckPending:   1000,
+		Create:          true,
+	}
+}

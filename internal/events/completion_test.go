@@ -1,6 +1,9 @@
 package events
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -98,4 +101,40 @@ func TestFailed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// DecodeIngested parses an asset.ingested event written by Marshal. Src comes back as written (redacted).
+func DecodeIngested(b []byte) (Ingested, error) {
+	var ev struct {
+		envelope
+		Data ingestedData `json:"data"`
+	}
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return Ingested{}, fmt.Errorf("decoding asset.ingested: %w", err)
+	}
+	key, ok := bytes.CutSuffix([]byte(ev.ID), []byte(":ingested"))
+	if ev.Type != TypeIngested || !ok {
+		return Ingested{}, fmt.Errorf("decoding asset.ingested: type %q id %q is not an asset.ingested event", ev.Type, ev.ID)
+	}
+	t, err := parseOptionalTime(ev.Time)
+	if err != nil {
+		return Ingested{}, fmt.Errorf("decoding asset.ingested: %w", err)
+	}
+	d := ev.Data
+	return Ingested{
+		Key: string(key), EventID: d.EventID, EventSource: d.EventSource, AssetID: d.AssetID,
+		Name: d.Name, AssetRepositoryID: d.AssetRepositoryID, Src: d.Src,
+		Attempts: d.Attempts, DurationMs: d.DurationMs, Time: t,
+	}, nil
+}
+
+func parseOptionalTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: %w", s, err)
+	}
+	return t, nil
 }
