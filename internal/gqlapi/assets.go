@@ -3,6 +3,7 @@ package gqlapi
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -43,18 +44,26 @@ func (c *Client) CreateAsset(ctx context.Context, in CreateAssetInput) (Asset, e
 	return Asset{ID: resp.CreateAsset.Id}, nil
 }
 
-// maxSearchPages bounds FindByName: 50 pages of 100 assets.
-const maxSearchPages = 50
+// maxSearchPages bounds FindByName: at most 3 pages of 100 assets, so that one reconciliation
+// spends at most three requests of the shared budget.
+const maxSearchPages = 3
+
+// ErrSearchTooBroad is wrapped by the error of a FindByName whose matches created since the
+// given time do not fit in the pages it may read: whether one of them is the asset sought
+// cannot be told. Searching again finds the same or more.
+var ErrSearchTooBroad = errors.New("the search matches too many assets to be read")
 
 // FindByName returns the assets of the repository whose name is exactly name (case-sensitive)
-// and that were created at or after createdSince, oldest first (ties by ID). It pages through
-// every result of assetSearch, whose keyword matching is loose, and filters them here. With a
-// zero createdSince every exact match is kept; otherwise an asset without a readable
-// createdDate is left out.
+// and that were created at or after createdSince, oldest first (ties by ID). assetSearch's
+// keyword matching is loose, so it reads the search newest first and filters the results
+// here, stopping at the first page that reaches assets created before createdSince (when the
+// answer is in that order) and after maxSearchPages pages. With a zero createdSince every
+// exact match is kept; otherwise an asset without a readable createdDate is left out.
 //
-// Errors are as for CreateAsset. A search matching more than 5,000 assets, which cannot be
-// read in full, is KindRejected; one whose cursor does not advance is KindTransient. An empty
-// repositoryID or name is KindRejected, with no request sent.
+// Errors are as for CreateAsset. A search that is not read to createdSince within
+// maxSearchPages pages is KindRejected, wrapping ErrSearchTooBroad; one whose cursor does not
+// advance is KindTransient. An empty repositoryID or name is KindRejected, with no request
+// sent.
 func (c *Client) FindByName(ctx context.Context, repositoryID, name string, createdSince time.Time) ([]Asset, error) {
 	const op = "FindAssetsByName"
 	if repositoryID == "" || name == "" {
@@ -63,18 +72,28 @@ func (c *Client) FindByName(ctx context.Context, repositoryID, name string, crea
 	var found []Asset
 	seen := make(map[string]bool)
 	cursor := ""
+	// newestFirst stays true while every dated asset read is no newer than the one before, so
+	// an asset older than createdSince proves that the rest are older too.
+	newestFirst, last := true, time.Time{}
 	for page := 0; ; page++ {
 		if page == maxSearchPages {
-			return nil, &Error{Kind: KindRejected, Op: op,
-				Message: fmt.Sprintf("more than %d assets match the name; the search cannot be read in full", maxSearchPages*100)}
+			return nil, &Error{Kind: KindRejected, Op: op, Err: ErrSearchTooBroad,
+				Message: fmt.Sprintf("more than %d assets whose names contain the name were created since the first attempt; "+
+					"whether one of them is the event's cannot be told", maxSearchPages*100)}
 		}
 		resp, err := FindAssetsByName(ctx, c.gql, repositoryID, name, cursor)
 		if err != nil {
 			return nil, err
 		}
 		conn := resp.AssetSearch
+		reachedSince := false
 		for _, edge := range conn.Edges {
 			a := toAsset(edge.Node.AssetFields)
+			if !a.CreatedDate.IsZero() {
+				newestFirst = newestFirst && (last.IsZero() || !a.CreatedDate.After(last))
+				last = a.CreatedDate
+				reachedSince = reachedSince || a.CreatedDate.Before(createdSince)
+			}
 			if a.ID == "" || a.Name != name || seen[a.ID] {
 				continue
 			}
@@ -84,7 +103,7 @@ func (c *Client) FindByName(ctx context.Context, repositoryID, name string, crea
 			seen[a.ID] = true
 			found = append(found, a)
 		}
-		if !conn.PageInfo.HasNextPage {
+		if !conn.PageInfo.HasNextPage || (reachedSince && newestFirst) {
 			break
 		}
 		if conn.PageInfo.EndCursor == "" || conn.PageInfo.EndCursor == cursor {

@@ -1,6 +1,7 @@
 package gqlapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -216,6 +217,95 @@ func TestFindByNameEdgeCases(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantIDs, gotIDs); diff != "" {
 				t.Errorf("assets mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// One reconciliation spends at most a few requests: the search is read newest first, stops at
+// the first page that reaches assets older than createdSince, and gives up after three pages,
+// however many assets match the keyword.
+func TestFindByNameReadsAFewPagesNewestFirst(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	// pages returns n pages of assets all matching the keyword, newest first, one minute apart
+	// from newest down; the exact match "own" is the third asset of page 0.
+	pages := func(n int, newest time.Time) []searchPage {
+		var out []searchPage
+		at := newest
+		for i := range n {
+			p := searchPage{cursor: "", next: fmt.Sprintf("c%d", i+1)}
+			if i > 0 {
+				p.cursor = fmt.Sprintf("c%d", i)
+			}
+			if i == n-1 {
+				p.next = ""
+			}
+			for j := range 100 {
+				name := fmt.Sprintf("sku-1-%d-%d", i, j)
+				if i == 0 && j == 2 {
+					name = "sku-1"
+				}
+				p.nodes = append(p.nodes, node(fmt.Sprintf("id-%d-%d", i, j), name, at.Format(time.RFC3339)))
+				at = at.Add(-time.Minute)
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	tests := []struct {
+		name         string
+		pages        []searchPage
+		wantIDs      []string
+		wantRequests int
+		wantTooBroad bool
+	}{
+		{
+			// 1,000 matches; the second page reaches assets created before since.
+			name: "stops at createdSince", pages: pages(10, since.Add(150*time.Minute)),
+			wantIDs: []string{"id-0-2"}, wantRequests: 2,
+		},
+		{
+			name: "one page when the newest are older", pages: pages(50, since.Add(-time.Hour)),
+			wantRequests: 1,
+		},
+		{
+			// 5,000 matches, all created since: three pages, then a verdict.
+			name: "gives up after three pages", pages: pages(50, since.Add(100*24*time.Hour)),
+			wantRequests: 3, wantTooBroad: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAmplience(t)
+			f.setAPI(serveSearch(t, tt.pages))
+			c := newTestClient(t, f, nil)
+
+			got, err := c.FindByName(t.Context(), "UmVwbzox", "sku-1", since)
+
+			if tt.wantTooBroad {
+				if !errors.Is(err, ErrSearchTooBroad) || KindOf(err) != KindRejected {
+					t.Errorf("error = %v (kind %v), want a rejected ErrSearchTooBroad", err, KindOf(err))
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			var gotIDs []string
+			for _, a := range got {
+				gotIDs = append(gotIDs, a.ID)
+			}
+			if diff := cmp.Diff(tt.wantIDs, gotIDs); diff != "" {
+				t.Errorf("assets mismatch (-want +got):\n%s", diff)
+			}
+			reqs := f.requests()
+			if len(reqs) != tt.wantRequests {
+				t.Errorf("%d search requests, want %d", len(reqs), tt.wantRequests)
+			}
+			for _, r := range reqs {
+				if compact := strings.Join(strings.Fields(r.Query), ""); !strings.Contains(compact, "sort:{createdDate:DESC}") {
+					t.Errorf("the search is not sorted newest first by an inline sort argument:\n%s", r.Query)
+				}
 			}
 		})
 	}

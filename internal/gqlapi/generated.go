@@ -260,7 +260,7 @@ func CreateAsset(
 // The query executed by FindAssetsByName.
 const FindAssetsByName_Operation = `
 query FindAssetsByName ($repositoryId: ID!, $name: String!, $cursor: String) {
-	assetSearch(keyword: $name, first: 100, after: $cursor, filters: {assetRepositoryId:[$repositoryId]}) {
+	assetSearch(keyword: $name, first: 100, after: $cursor, filters: {assetRepositoryId:[$repositoryId]}, sort: {createdDate:DESC}) {
 		pageInfo {
 			hasNextPage
 			endCursor
@@ -282,8 +282,8 @@ fragment AssetFields on Asset {
 `
 
 // FindAssetsByName reads one page of a loose (substring, case-insensitive) keyword search in one
-// repository. The filters argument is an inline object literal holding a scalar variable because
-// Amplience does not publish the name of its input type.
+// repository, newest first. The filters and sort arguments are inline object literals (holding a
+// scalar variable) because Amplience does not publish the names of their input types.
 func FindAssetsByName(
 	ctx_ context.Context,
 	client_ graphql.Client,

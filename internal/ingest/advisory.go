@@ -128,7 +128,7 @@ func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
 		return p.systemic(ctx, d, "reading the ledger", err)
 	case entry.State == ledger.StateCreated:
 		return p.republishIngested(ctx, d, entry)
-	case entry.State == ledger.StateDead && d.replay.Count <= entry.ReplayCount:
+	case entry.State == ledger.StateDead && !replays(d.replay, entry):
 		return p.redeadLetter(ctx, d, entry)
 	case entry.State == ledger.StatePending && p.claimLive(entry):
 		// The last delivery may still be running somewhere: decide once it has settled.
@@ -140,7 +140,7 @@ func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
 	defer p.leave(ev.Key)
 	if entry.State == ledger.StateDead {
 		// A replay JetStream gave up on: none of its budget was spent.
-		entry.Attempts, entry.ReplayCount = 0, d.replay.Count
+		takeReplay(d, &entry)
 	}
 	return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: why})
 }

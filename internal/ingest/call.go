@@ -159,9 +159,9 @@ func (p *Pipeline) pauseFor(ctx context.Context, d *delivery, entry ledger.Entry
 
 // unspend gives back the attempt the entry counted for a call that did not count: a 429, a
 // call never sent, or a failure the probe showed to be the system's. When the failed call may
-// still have created the asset (a timeout, a 5xx, a transport error), the entry keeps
-// MayExist, so the next delivery reconciles before calling again. A failure to write only
-// costs the event one attempt of its budget.
+// still have created the asset (a timeout, a 5xx, a transport error), it stays a call made
+// and the entry keeps MayExist, so the next delivery reconciles before calling again. A
+// failure to write only costs the event one attempt of its budget.
 func (p *Pipeline) unspend(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, cause error) {
 	if entry.Attempts == 0 {
 		return
@@ -169,6 +169,8 @@ func (p *Pipeline) unspend(ctx context.Context, d *delivery, entry ledger.Entry,
 	entry.Attempts--
 	if mayHaveCreated(cause) {
 		entry.MayExist = true
+	} else if entry.Calls > 0 {
+		entry.Calls--
 	}
 	if _, err := p.ledger.Update(ctx, d.ev.Key, entry, rev); err != nil {
 		p.o.Logger.WarnContext(ctx, "could not give the attempt back", p.logAttrs(d, "error", err)...)
@@ -226,6 +228,13 @@ func (p *Pipeline) reconcile(ctx context.Context, d *delivery, entry ledger.Entr
 func (p *Pipeline) lookupFailed(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error) Outcome {
 	if ctx.Err() != nil || errors.Is(err, gqlapi.ErrNotSent) {
 		return p.handBack(context.WithoutCancel(ctx), d, "stopping during reconciliation", p.o.Backoff.Base)
+	}
+	if errors.Is(err, gqlapi.ErrSearchTooBroad) {
+		// Searching again finds as many or more: calling again might create a second asset,
+		// and waiting would only run the event into MaxDeliver. Hand it to the operators.
+		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected,
+			err: fmt.Errorf("%w; an earlier createAsset call may have created the asset, so it is not called again: "+
+				"look for the asset in the repository before replaying", err)})
 	}
 	var gerr *gqlapi.Error
 	if !errors.As(err, &gerr) && !errors.Is(err, ratelimit.ErrUnavailable) {

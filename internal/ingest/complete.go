@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,15 +18,19 @@ import (
 )
 
 // ingested records the event's asset and publishes asset.ingested: the asset index, then the
-// ledger's created entry and the completion event in flight together, then the ack once both
-// are confirmed.
+// ledger's created entry, which names the asset under the event's key, then (only once that
+// is durable) the completion event, then the ack. A later delivery thus finds the asset in
+// the ledger whenever its completion may have been published, without depending on a search.
 func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, asset gqlapi.Asset) Outcome {
 	key := d.ev.Key
 	completion := events.Ingested{
 		Key:     key,
 		EventID: d.ev.ID, EventSource: d.ev.Source,
 		AssetID: asset.ID, Name: d.ev.Asset.Name, AssetRepositoryID: d.ev.Asset.AssetRepositoryID,
-		Src: d.ev.Asset.Src, Attempts: entry.Attempts,
+		Src: d.ev.Asset.Src,
+		// The calls made since the last replay; at least the one that created the asset (a
+		// replay that adopts the asset an earlier call created has made none itself).
+		Attempts:   max(entry.Calls, 1),
 		DurationMs: p.o.Now().Sub(d.start).Milliseconds(), Time: p.o.Now(),
 	}
 	body, err := completion.Marshal()
@@ -48,21 +52,58 @@ func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry
 		body = recorded
 	}
 	entry.State, entry.AssetID, entry.Completion, entry.Owner = ledger.StateCreated, asset.ID, body, ""
-
-	var wg sync.WaitGroup
-	var ledgerErr error
-	wg.Go(func() { _, ledgerErr = p.ledger.Update(ctx, key, entry, rev) })
-	_, pubErr := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), nats.Header{}, body, completion.ID())
-	wg.Wait()
-	if errors.Is(ledgerErr, ledger.ErrConflict) {
+	entry, err = p.recordCreated(ctx, d, entry, rev)
+	switch {
+	case errors.Is(err, ledger.ErrConflict):
 		// Another delivery changed the entry meanwhile; the asset index names this event, so
 		// whoever continues reconciles to this asset. Hand back and let the ledger decide.
 		return p.handBack(ctx, d, "ledger entry changed while recording the asset", p.o.Backoff.Base)
+	case err != nil:
+		// Nothing was published: the next delivery reconciles.
+		return p.systemic(ctx, d, "recording the created asset in the ledger", err)
 	}
-	if err := errors.Join(ledgerErr, pubErr); err != nil {
-		return p.systemic(ctx, d, "recording the created asset", err)
+	if _, err := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), nats.Header{}, entry.Completion, completion.ID()); err != nil {
+		// The entry is created: the next delivery republishes the same completion.
+		return p.systemic(ctx, d, "publishing asset.ingested", err)
 	}
 	return p.ack(ctx, d, entry, asset.ID)
+}
+
+// createdWriteRetries are the waits before each repeat of a failed write of the created
+// entry: a short outage of the ledger is ridden out before the replica pauses, since until the
+// write lands only a search can find the asset again.
+var createdWriteRetries = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond}
+
+// recordCreated writes the created entry (read at revision rev), repeating a failed write a
+// few times, and returns the entry as stored. A conflict means the entry changed since it was
+// read: when it is already created with this asset (a repeat of a write whose answer was
+// lost, or another replica that adopted the asset), the stored entry is returned; otherwise
+// ledger.ErrConflict.
+func (p *Pipeline) recordCreated(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64) (ledger.Entry, error) {
+	for i := 0; ; i++ {
+		_, err := p.ledger.Update(ctx, d.ev.Key, entry, rev)
+		if err == nil {
+			return entry, nil
+		}
+		if errors.Is(err, ledger.ErrConflict) {
+			stored, _, gerr := p.ledger.Get(ctx, d.ev.Key)
+			if gerr == nil && stored.State == ledger.StateCreated && stored.AssetID == entry.AssetID {
+				return stored, nil
+			}
+			return entry, ledger.ErrConflict
+		}
+		if i == len(createdWriteRetries) {
+			return entry, err
+		}
+		p.o.Logger.WarnContext(ctx, "writing the created entry failed; trying again", p.logAttrs(d, "error", err)...)
+		t := time.NewTimer(createdWriteRetries[i])
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return entry, err
+		}
+	}
 }
 
 // republishIngested answers a delivery of an event the ledger has as created: the stored
@@ -84,7 +125,7 @@ func (p *Pipeline) ack(ctx context.Context, d *delivery, entry ledger.Entry, ass
 	// Guarded: the attributes cost allocations even when the level is off.
 	if p.o.Logger.Enabled(ctx, slog.LevelInfo) {
 		p.o.Logger.InfoContext(ctx, "event ingested", p.logAttrs(d,
-			"outcome", OutcomeIngested, "asset_id", assetID, "attempts", entry.Attempts,
+			"outcome", OutcomeIngested, "asset_id", assetID, "attempts", max(entry.Calls, 1),
 			"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
 	}
 	return OutcomeIngested

@@ -38,7 +38,7 @@ func (p *Pipeline) deadLetter(ctx context.Context, d *delivery, ref *ledgerRef, 
 	var rev uint64
 	if ref != nil {
 		entry = ref.entry
-		dl.Attempts = entry.Attempts
+		dl.Attempts = entry.Calls
 		entry.State, entry.Owner = ledger.StateDead, ""
 		entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = dl.Class, dl.Err, dl.FailedAt, 0
 		next, err := p.ledger.Update(ctx, d.ev.Key, entry, ref.rev)
@@ -70,7 +70,7 @@ func (p *Pipeline) deadLetter(ctx context.Context, d *delivery, ref *ledgerRef, 
 // the stream drops within its window, then the failure event and the terminate.
 func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery, entry ledger.Entry) Outcome {
 	dl := p.deadLetterOf(d, entry.Class, entry.Error, entry.FailedAt)
-	dl.Attempts = entry.Attempts
+	dl.Attempts = entry.Calls
 	seq, err := p.publishDeadLetter(ctx, d, dl)
 	if err != nil {
 		return p.systemic(ctx, d, "republishing the dead letter", err)

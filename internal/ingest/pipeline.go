@@ -220,12 +220,13 @@ func (p *Pipeline) decide(ctx context.Context, d *delivery, claimFirst bool) (Ou
 		return p.republishIngested(ctx, d, entry), nil
 	case ledger.StateDead:
 		p.o.Metrics.ledger(ctx, "dead")
-		if d.replay.Count <= entry.ReplayCount {
+		if !replays(d.replay, entry) {
 			// A crash between dead letter and terminate: the same decision again.
 			return p.redeadLetter(ctx, d, entry), nil
 		}
 		// A replay: reconcile first, then a fresh budget.
-		entry.State, entry.Attempts, entry.ReplayCount = ledger.StatePending, 0, d.replay.Count
+		takeReplay(d, &entry)
+		entry.State = ledger.StatePending
 		entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = "", "", time.Time{}, 0
 		return p.retake(ctx, d, entry, rev, true)
 	default:
@@ -234,9 +235,10 @@ func (p *Pipeline) decide(ctx context.Context, d *delivery, claimFirst bool) (Ou
 			wait := entry.Heartbeat.Add(p.o.AckWait).Sub(now)
 			return p.handBack(ctx, d, "claimed by replica "+entry.Owner, max(wait, time.Second)), nil
 		}
-		reconcile := entry.Attempts > 0 || entry.MayExist
-		if d.replay.Count > entry.ReplayCount {
-			entry.Attempts, entry.ReplayCount, reconcile = 0, d.replay.Count, true
+		reconcile := entry.Attempts > 0 || entry.Calls > 0 || entry.MayExist
+		if replays(d.replay, entry) {
+			takeReplay(d, &entry)
+			reconcile = true
 		}
 		return p.retake(ctx, d, entry, rev, reconcile)
 	}
@@ -246,7 +248,7 @@ func (p *Pipeline) decide(ctx context.Context, d *delivery, claimFirst bool) (Ou
 // makes the call. It returns ledger.ErrConflict when an entry exists.
 func (p *Pipeline) claim(ctx context.Context, d *delivery, now time.Time) (Outcome, error) {
 	entry := ledger.Entry{State: ledger.StatePending, Owner: p.o.Replica, Heartbeat: now,
-		Attempts: 1, FirstAttempt: now, ReplayCount: d.replay.Count}
+		Attempts: 1, Calls: 1, FirstAttempt: now, ReplayCount: d.replay.Count}
 	rev, err := p.ledger.Claim(ctx, d.ev.Key, entry)
 	if errors.Is(err, ledger.ErrExists) {
 		return "", ledger.ErrConflict
@@ -271,11 +273,12 @@ func (p *Pipeline) retake(ctx context.Context, d *delivery, entry ledger.Entry, 
 		}
 	}
 	if entry.Attempts >= p.o.MaxAttempts {
-		msg := fmt.Sprintf("attempt budget spent: %d createAsset calls made and none confirmed", entry.Attempts)
+		msg := fmt.Sprintf("attempt budget spent: %d attempts charged (%d createAsset calls made) and none confirmed", entry.Attempts, entry.Calls)
 		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: errors.New(msg)}), nil
 	}
 	now := p.o.Now().UTC()
 	entry.Attempts++
+	entry.Calls++
 	entry.Owner, entry.Heartbeat = p.o.Replica, now
 	if entry.FirstAttempt.IsZero() {
 		entry.FirstAttempt = now

@@ -40,8 +40,16 @@ type Entry struct {
 	Owner     string    `json:"owner,omitempty"`
 	Heartbeat time.Time `json:"heartbeat,omitzero"`
 
-	// Attempts counts createAsset calls started since the last replay, counted before each call.
+	// Attempts counts the attempts charged against the budget (INGEST_MAX_ATTEMPTS) since the
+	// last replay, counted before each call; an attempt given back (a 429, a pause, a call
+	// never sent) is taken off again.
 	Attempts int `json:"attempts"`
+	// Calls counts the createAsset calls made since the last replay: every attempt charged,
+	// plus the calls whose attempt was given back although they may have created the asset
+	// (a transport error or a timeout followed by a failed probe). Completion events and dead
+	// letters report it. Calls is never below Attempts, so an entry without it (written before
+	// it existed, or with no call made) reads with Calls = Attempts.
+	Calls int `json:"calls,omitempty"`
 	// FirstAttempt is when the first call for this event was claimed; reconciliation searches
 	// for assets created since then.
 	FirstAttempt time.Time `json:"first_attempt,omitzero"`
@@ -99,9 +107,14 @@ func (l *Ledger) Get(ctx context.Context, eventKey string) (Entry, uint64, error
 	if err != nil {
 		return Entry{}, 0, fmt.Errorf("reading ledger entry: %w", err)
 	}
-	var e Entry
+	// Unmarshal leaves a field the JSON does not hold as it was: Calls stays -1 in an entry
+	// written before it existed.
+	e := Entry{Calls: -1}
 	if err := json.Unmarshal(kve.Value(), &e); err != nil {
 		return Entry{}, kve.Revision(), fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if e.Calls < 0 {
+		e.Calls = e.Attempts
 	}
 	switch e.State {
 	case StatePending, StateCreated, StateDead:

@@ -36,7 +36,7 @@ func TestClaimIsCreateIfAbsent(t *testing.T) {
 	l := newLedger(t)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
-	first := ledger.Entry{State: ledger.StatePending, Owner: "a", Attempts: 1, FirstAttempt: now, Heartbeat: now}
+	first := ledger.Entry{State: ledger.StatePending, Owner: "a", Attempts: 1, Calls: 1, FirstAttempt: now, Heartbeat: now}
 
 	if _, _, err := l.Get(ctx, "k"); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("Get before any claim: %v, want ErrNotFound", err)
@@ -65,7 +65,7 @@ func TestUpdateIsCompareAndSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created := ledger.Entry{State: ledger.StateCreated, Attempts: 1, AssetID: "QXNzZXQ6MQ==", Completion: []byte(`{"id":"k:ingested"}`)}
+	created := ledger.Entry{State: ledger.StateCreated, Attempts: 1, Calls: 1, AssetID: "QXNzZXQ6MQ==", Completion: []byte(`{"id":"k:ingested"}`)}
 	next, err := l.Update(ctx, "k", created, rev)
 	if err != nil {
 		t.Fatal(err)
@@ -133,5 +133,37 @@ func TestAssetIndexReadsOlderAndForeignEntries(t *testing.T) {
 	put("foreign", `{"not":"ours"}`)
 	if _, err := l.RecordAsset(ctx, "foreign", "event-a", nil); !errors.Is(err, ledger.ErrAssetTaken) {
 		t.Errorf("RecordAsset over a foreign entry: %v, want ErrAssetTaken", err)
+	}
+}
+
+// An entry written before the ledger counted calls apart from attempts reads with as many
+// calls as attempts; an entry that holds calls keeps them.
+func TestGetReadsCallsOfOlderEntries(t *testing.T) {
+	t.Parallel()
+	kv := newBucket(t)
+	l := ledger.New(kv)
+	tests := []struct {
+		name      string
+		value     string
+		wantCalls int
+	}{
+		{name: "written without calls", value: `{"state":"pending","attempts":2,"replay_count":0}`, wantCalls: 2},
+		{name: "calls above attempts", value: `{"state":"pending","attempts":0,"calls":1,"replay_count":0}`, wantCalls: 1},
+		{name: "no calls yet", value: `{"state":"dead","attempts":0,"calls":0,"replay_count":1}`, wantCalls: 0},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := "calls-" + string(rune('a'+i))
+			if _, err := kv.Put(context.Background(), "event."+key, []byte(tt.value)); err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := l.Get(context.Background(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Calls != tt.wantCalls {
+				t.Errorf("Calls = %d, want %d", got.Calls, tt.wantCalls)
+			}
+		})
 	}
 }
