@@ -3,6 +3,7 @@ package gqlapi
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +24,9 @@ type Asset struct {
 	// CreatedDate is when Amplience created the asset; zero when the API gave none or gave
 	// a value that is not an RFC 3339 date.
 	CreatedDate time.Time
+	// Errors, set by CreateAsset only, holds the errors the API answered together with the
+	// created asset's id: the asset exists, and the caller logs them.
+	Errors *Error
 }
 
 // CreateAsset calls the createAsset mutation once and returns the created asset; only its ID
@@ -31,9 +35,16 @@ type Asset struct {
 // Every error is an *Error (or wraps ctx.Err() when ctx ended). Whether an asset was created
 // when the call failed is unknown for KindTransient (a timeout may hide a success: reconcile
 // with FindByName before calling again) and no asset was created for the other kinds. A
-// createAsset that answers null without errors is KindTransient.
+// createAsset that answers null without errors is KindTransient. An answer that holds an
+// asset id and errors too is a success: the asset exists, and Asset.Errors holds the errors.
 func (c *Client) CreateAsset(ctx context.Context, in CreateAssetInput) (Asset, error) {
 	resp, err := CreateAsset(ctx, c.gql, in)
+	if e, ok := errors.AsType[*Error](err); ok && e.data != nil {
+		var partial CreateAssetResponse
+		if json.Unmarshal(e.data, &partial) == nil && partial.CreateAsset != nil && partial.CreateAsset.Id != "" {
+			return Asset{ID: partial.CreateAsset.Id, Errors: e}, nil
+		}
+	}
 	if err != nil {
 		return Asset{}, err
 	}

@@ -77,6 +77,52 @@ func TestCreateAssetNullWithoutErrors(t *testing.T) {
 	}
 }
 
+// An answer holding both the created asset's id and errors means the asset exists: it is a
+// success carrying the errors, and it is never repeated (a repeat would create a second
+// asset), not even when an error says the token was refused.
+func TestCreateAssetIdWithErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		body      string
+		wantCodes []string
+	}{
+		{
+			name:      "a field of the asset failed",
+			body:      `{"data":{"createAsset":{"id":"QXNzZXQ6MQ=="}},"errors":[{"message":"thumbnail failed","path":["createAsset","thumbFile"],"extensions":{"code":"BAD_USER_INPUT"}}]}`,
+			wantCodes: []string{"BAD_USER_INPUT"},
+		},
+		{
+			name:      "an error naming authentication",
+			body:      `{"data":{"createAsset":{"id":"QXNzZXQ6MQ=="}},"errors":[{"message":"token expired","extensions":{"code":"UNAUTHENTICATED"}}]}`,
+			wantCodes: []string{"UNAUTHENTICATED"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAmplience(t)
+			f.setAPI(answer(200, tt.body))
+			c := newTestClient(t, f, nil)
+
+			got, err := c.CreateAsset(t.Context(), testInput)
+
+			if err != nil {
+				t.Fatalf("CreateAsset error = %v, want the asset", err)
+			}
+			if got.ID != "QXNzZXQ6MQ==" || got.Errors == nil {
+				t.Fatalf("asset = %+v, want id QXNzZXQ6MQ== with the errors", got)
+			}
+			if diff := cmp.Diff(tt.wantCodes, got.Errors.Codes); diff != "" {
+				t.Errorf("error codes (-want +got):\n%s", diff)
+			}
+			if n := len(f.requests()); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+		})
+	}
+}
+
 // searchPage is one page the fake assetSearch answers.
 type searchPage struct {
 	cursor string // the after argument it answers; "" for the first page

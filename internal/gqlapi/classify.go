@@ -47,7 +47,8 @@ var (
 
 // classifyAnswer classifies one HTTP answer of the GraphQL endpoint. It returns the answer's
 // data when the call succeeded, and a classified *Error otherwise. Errors win over data: an
-// answer with partial data and errors is a failure.
+// answer with partial data and errors is a failure, whose *Error keeps the data for a caller
+// that can tell from it that its operation took effect (CreateAsset: an asset id).
 func classifyAnswer(op string, status int, header http.Header, body []byte, now time.Time) (json.RawMessage, *Error) {
 	e := &Error{Op: op, Status: status}
 	var env envelope
@@ -90,6 +91,14 @@ func classifyAnswer(op string, status int, header http.Header, body []byte, now 
 			e.Message = "the answer's errors are malformed"
 		case len(errs) > 0:
 			e.Kind = kindOfErrors(errs)
+			if len(env.Data) > 0 && !bytes.Equal(env.Data, []byte("null")) {
+				e.data = env.Data
+				if e.Kind == KindUnauthorized {
+					// The request was executed: repeating it after a token refresh could
+					// repeat its effect (a second asset).
+					e.Kind = KindRejected
+				}
+			}
 		case status != http.StatusOK:
 			e.Kind = KindRejected
 			defaultMessage(e, "bad request")

@@ -147,8 +147,8 @@ func TestClassification(t *testing.T) {
 			want: classified{Kind: KindRejected, Op: "CreateAsset", Status: 200, Codes: []string{"BAD_USER_INPUT"}},
 		},
 		{
-			name: "200 with partial data and errors: errors win",
-			api: answer(200, `{"data":{"createAsset":{"id":"QXNzZXQ6MQ==","assetId":"1","name":"n"}},`+
+			name: "200 with partial data without an asset id and errors: errors win",
+			api: answer(200, `{"data":{"createAsset":{"assetId":"1","name":"n"}},`+
 				`"errors":[{"message":"could not fetch https://pim.example/x.jpg?X-Amz-Signature=abc","path":["createAsset","file"]}]}`),
 			want:        classified{Kind: KindRejected, Op: "CreateAsset", Status: 200},
 			wantMessage: "https://pim.example/x.jpg?[redacted]",

@@ -1,6 +1,7 @@
 package gqlapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -78,6 +79,10 @@ type Error struct {
 	// Err is the underlying error, when there is one (a transport error, a context error, an
 	// *oauth2.RetrieveError). Error does not print it when Message is set.
 	Err error
+
+	// data is the answer's data when it came with the errors (a partial answer), for a caller
+	// that can tell from it that its operation took effect.
+	data json.RawMessage
 }
 
 // maxErrorLen bounds Error's text so that it fits in a dead-letter header with room to spare.

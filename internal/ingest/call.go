@@ -39,6 +39,11 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 	entry, rev, lost := keep.stop()
 	if err == nil {
 		p.pause.Succeeded()
+		if asset.Errors != nil {
+			// The asset exists: it is ingested, and what the API said besides is for operators.
+			p.o.Logger.WarnContext(ctx, "createAsset answered the asset id together with errors",
+				p.logAttrs(d, "asset_id", asset.ID, "error", asset.Errors.Error())...)
+		}
 		// Whatever happens to ctx now, the asset exists: record it.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.o.AckWait/2)
 		defer cancel()
