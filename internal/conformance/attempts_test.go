@@ -225,3 +225,29 @@ func TestSpec_Attempts_AdvisoryForAgedOutMessageReportedLost(t *testing.T) {
 		t.Errorf("%d dead letters for a message that is gone", n)
 	}
 }
+
+// SPEC "attempt": a call whose attempt is given back because the system failed (its answer
+// lost, then a failed probe) is still a call made. The asset it created, adopted by a later
+// delivery through reconciliation, is reported with the call that created it.
+func TestSpec_Attempts_CallWhoseAttemptWasGivenBackIsReported(t *testing.T) {
+	t.Parallel()
+	e := start(t, map[string]string{"INGEST_MAX_ATTEMPTS": "1"}, nil)
+	// The call creates the asset and its answer is lost; the probe that follows fails too.
+	e.Sandbox.AddFault(sandbox.Fault{Times: 2, Status: 500, CreateThenFail: true})
+	ev := servicetest.NewEvent("given-back")
+	e.Publish(ev.Msg())
+
+	c := waitCompletions(t, e, "assets.ingested.", 1)[0]
+	if assets := e.Sandbox.Assets(); len(assets) != 1 || c.Data.AssetID != assets[0].ID {
+		t.Fatalf("%d assets; completion names %s", len(assets), c.Data.AssetID)
+	}
+	if c.Data.Attempts != 1 {
+		t.Errorf("asset.ingested attempts = %d, want 1: one call created the asset", c.Data.Attempts)
+	}
+	if n := e.Sandbox.Stats().CreateAssetCalls["given-back"]; n != 1 {
+		t.Errorf("%d createAsset calls, want 1", n)
+	}
+	if !strings.Contains(e.Logs.String(), "Amplience probe failed") {
+		t.Errorf("the replica did not pause on the failed probe; the test proves nothing\nlogs:\n%s", e.Logs.String())
+	}
+}

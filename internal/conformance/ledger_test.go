@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -381,5 +382,32 @@ func TestSpec_Ledger_ReconcilePrefersTheAssetRecordedForTheEvent(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"FindAssetsByName"}, callsFor(e, name)[2:]); diff != "" {
 		t.Errorf("calls after the seeds (-want +got):\n%s", diff)
+	}
+}
+
+// SPEC "The ledger" (reconciliation) and issue "Reconciling a common name spends the whole
+// budget": one reconciliation spends a few requests. An event whose name is contained in more
+// assets created since its first attempt than three pages hold ends dead-lettered with a
+// message saying why, without another createAsset call.
+func TestSpec_Ledger_ReconcilingACommonNameEnds(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil, nil)
+	const name = "common-name"
+	for i := range 301 {
+		seedAsset(t, e, name+"-"+itoa(i))
+	}
+	ev := servicetest.NewEvent(name)
+	now := time.Now().UTC()
+	putEntry(t, e, keyOf(ev), ledger.Entry{State: ledger.StatePending, Owner: "replica-gone",
+		Heartbeat: now.Add(-time.Hour), Attempts: 1, MayExist: true, FirstAttempt: now.Add(-time.Minute)})
+
+	seq := e.Publish(ev.Msg())
+	dl := waitDeadLetterOf(t, e, seq)
+	if class, msg := dl.Header.Get("Ingest-Error-Class"), dl.Header.Get("Ingest-Error"); class != "rejected" ||
+		!strings.Contains(msg, "more than 300 assets") || !strings.Contains(msg, "look for the asset in the repository") {
+		t.Errorf("dead letter class %q, error %q; want rejected, saying that too many assets match", class, msg)
+	}
+	if diff := cmp.Diff([]string{"FindAssetsByName", "FindAssetsByName", "FindAssetsByName"}, callsFor(e, name)); diff != "" {
+		t.Errorf("calls for the event (-want +got):\n%s", diff)
 	}
 }

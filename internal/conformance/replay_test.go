@@ -143,3 +143,30 @@ func TestSpec_Replay_FreshBudgetAndReplayCount(t *testing.T) {
 		t.Errorf("calls: each replay reconciles before calling (-want +got):\n%s", diff)
 	}
 }
+
+// Issue "A forged Ingest-Replay-Count makes the event unreplayable": a publisher's count too
+// large for one more to be read keeps its event replayable, since the replay names the very
+// dead letter the ledger records.
+func TestSpec_Replay_ForgedReplayCountStaysReplayable(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil, nil)
+	e.Sandbox.AddFault(sandbox.Fault{Match: "forged-count", Times: 1, Status: 400, GraphQLError: "refused", Code: "BAD_USER_INPUT"})
+	ev := servicetest.NewEvent("forged-count")
+	ev.Header = nats.Header{"Ingest-Replay-Count": {"999999999"}}
+	key := keyOf(ev)
+
+	dl := waitDeadLetterOf(t, e, e.Publish(ev.Msg()))
+	e.WaitFor(wait, "the ledger to record the dead letter", func() bool {
+		entry, _ := getEntry(t, e, key)
+		return entry.State == "dead" && entry.DLQSequence == dl.Sequence
+	})
+	replay(t, e, dl)
+	c := waitCompletions(t, e, "assets.ingested.", 1)[0]
+	if c.Data.Attempts != 1 {
+		t.Errorf("attempts %d after the replay, want 1", c.Data.Attempts)
+	}
+	entry, _ := getEntry(t, e, key)
+	if entry.State != "created" || entry.ReplayCount <= 999999999 {
+		t.Errorf("ledger entry state %s, replay count %d; want created, with a count above the forged one", entry.State, entry.ReplayCount)
+	}
+}
