@@ -251,3 +251,29 @@ func TestSpec_Attempts_CallWhoseAttemptWasGivenBackIsReported(t *testing.T) {
 		t.Errorf("the replica did not pause on the failed probe; the test proves nothing\nlogs:\n%s", e.Logs.String())
 	}
 }
+
+// SPEC "attempt": Ingest-Attempts and the failed event's attempts report the calls made since
+// the last replay, a call whose attempt was given back included; INGEST_MAX_ATTEMPTS limits
+// the attempts charged.
+func TestSpec_Attempts_DeadLetterReportsCallsMade(t *testing.T) {
+	t.Parallel()
+	e := start(t, map[string]string{"INGEST_MAX_ATTEMPTS": "1"}, nil)
+	// The first call fails without creating anything and the probe that follows fails too:
+	// the attempt is given back. The second call is refused.
+	e.Sandbox.AddFault(sandbox.Fault{Match: "calls-made", Times: 1, Status: 500})
+	e.Sandbox.AddFault(sandbox.Fault{Times: 1, Status: 503})
+	e.Sandbox.AddFault(sandbox.Fault{Match: "calls-made", Status: 400, GraphQLError: "refused", Code: "BAD_USER_INPUT"})
+	seq := e.Publish(servicetest.NewEvent("calls-made").Msg())
+
+	dl := waitDeadLetterOf(t, e, seq)
+	got := []string{dl.Header.Get("Ingest-Error-Class"), dl.Header.Get("Ingest-Attempts")}
+	if diff := cmp.Diff([]string{"rejected", "2"}, got); diff != "" {
+		t.Errorf("dead letter class and attempts (-want +got):\n%s", diff)
+	}
+	if c := waitCompletions(t, e, "assets.failed.", 1)[0]; c.Data.Attempts != 2 {
+		t.Errorf("asset.ingest_failed attempts = %d, want 2", c.Data.Attempts)
+	}
+	if n := e.Sandbox.Stats().CreateAssetCalls["calls-made"]; n != 2 {
+		t.Errorf("%d createAsset calls, want 2", n)
+	}
+}
