@@ -25,7 +25,8 @@ const (
 	// asked the caller to wait (0 when it did not say).
 	KindRateLimited
 	// KindRejected: the API refused this request (HTTP 400 or 422, or GraphQL errors in an
-	// HTTP 200 answer, including partial data with errors: errors win). Repeating the same
+	// HTTP 200 answer, including partial data with errors: errors win, except that
+	// CreateAsset takes an answer holding an asset id as a success). Repeating the same
 	// request will fail the same way.
 	KindRejected
 	// KindPermission: HTTP 403, a FORBIDDEN-like extensions.code, or an error without a code

@@ -3,8 +3,8 @@
 // The contract of [Pipeline.Handle], written once here: every delivery ends in exactly one of
 //
 //   - [OutcomeIngested]: createAsset succeeded, or the ledger or Amplience already has this
-//     event's asset. The ledger entry is created and asset.ingested is published (both in
-//     flight together); once both are confirmed the message is acked.
+//     event's asset. The ledger entry becomes created (naming the asset under the event's
+//     key), then asset.ingested is published; once both are confirmed the message is acked.
 //   - [OutcomeRetry]: a transient failure of this event's call. The message is handed back with
 //     NakWithDelay: exponential backoff with full jitter from the ledger's attempt count, never
 //     shorter than a Retry-After.

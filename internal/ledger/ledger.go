@@ -53,7 +53,9 @@ type Entry struct {
 	// FirstAttempt is when the first call for this event was claimed; reconciliation searches
 	// for assets created since then.
 	FirstAttempt time.Time `json:"first_attempt,omitzero"`
-	// ReplayCount is the Ingest-Replay-Count of the delivery that last claimed the entry.
+	// ReplayCount is the replay count of the delivery that last claimed the entry: its
+	// Ingest-Replay-Count, raised above the entry's earlier count when that is not higher
+	// (a replay whose count was forged or unreadable), so it only grows.
 	ReplayCount int `json:"replay_count"`
 	// MayExist records that a call was made whose outcome is unknown (a timeout, a 5xx, a
 	// crash), even when its attempt was given back because the system was down: the next
