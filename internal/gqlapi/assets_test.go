@@ -154,6 +154,15 @@ func serveSearch(tb testing.TB, pages []searchPage) func(http.ResponseWriter, *h
 	}
 }
 
+// ids returns the assets' ids in order; nil for none.
+func ids(assets []Asset) []string {
+	var out []string
+	for _, a := range assets {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
 func TestFindByName(t *testing.T) {
 	t.Parallel()
 	f := newFakeAmplience(t)
@@ -183,11 +192,7 @@ func TestFindByName(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var gotIDs []string
-	for _, a := range got {
-		gotIDs = append(gotIDs, a.ID)
-	}
-	if diff := cmp.Diff([]string{"oldest", "middle2", "newest"}, gotIDs); diff != "" {
+	if diff := cmp.Diff([]string{"oldest", "middle2", "newest"}, ids(got)); diff != "" {
 		t.Errorf("assets mismatch (-want +got):\n%s", diff)
 	}
 	var gotVars []map[string]any
@@ -208,16 +213,63 @@ func TestFindByName(t *testing.T) {
 	}
 }
 
+// searchPages returns n pages of assets whose names all contain "sku-1", newest first, one
+// minute apart from newest down; the exact match "sku-1" is the third asset of page 0.
+func searchPages(n int, newest time.Time) []searchPage {
+	var out []searchPage
+	at := newest
+	for i := range n {
+		p := searchPage{next: fmt.Sprintf("c%d", i+1)}
+		if i > 0 {
+			p.cursor = fmt.Sprintf("c%d", i)
+		}
+		if i == n-1 {
+			p.next = ""
+		}
+		for j := range 100 {
+			name := fmt.Sprintf("sku-1-%d-%d", i, j)
+			if i == 0 && j == 2 {
+				name = "sku-1"
+			}
+			p.nodes = append(p.nodes, node(fmt.Sprintf("id-%d-%d", i, j), name, at.Format(time.RFC3339)))
+			at = at.Add(-time.Minute)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// The edge cases of FindByName. One reconciliation spends at most a few requests: the search
+// is read newest first, stops at the first page that reaches assets older than createdSince,
+// and gives up after three pages, however many assets match the keyword.
 func TestFindByNameEdgeCases(t *testing.T) {
 	t.Parallel()
+	since := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name     string
 		pages    []searchPage
 		since    time.Time
 		wantIDs  []string
-		wantKind Kind // checked when wantErr
+		wantKind Kind  // checked when wantErr
+		wantIs   error // checked when not nil
 		wantErr  bool
+		// wantRequests is the number of search requests; 0: not checked.
+		wantRequests int
 	}{
+		{
+			// 1,000 matches; the second page reaches assets created before since.
+			name: "stops at createdSince", pages: searchPages(10, since.Add(150*time.Minute)), since: since,
+			wantIDs: []string{"id-0-2"}, wantRequests: 2,
+		},
+		{
+			name: "one page when the newest are older", pages: searchPages(50, since.Add(-time.Hour)), since: since,
+			wantRequests: 1,
+		},
+		{
+			// 5,000 matches, all created since: three pages, then a verdict.
+			name: "gives up after three pages", pages: searchPages(50, since.Add(100*24*time.Hour)), since: since,
+			wantErr: true, wantKind: KindRejected, wantIs: ErrSearchTooBroad, wantRequests: 3,
+		},
 		{
 			name:    "no match",
 			pages:   []searchPage{{nodes: []string{node("a", "sku-10", "2026-11-27T10:00:00Z")}}},
@@ -248,110 +300,26 @@ func TestFindByNameEdgeCases(t *testing.T) {
 
 			got, err := c.FindByName(t.Context(), "UmVwbzox", "sku-1", tt.since)
 
-			if tt.wantErr {
-				if err == nil || KindOf(err) != tt.wantKind {
-					t.Fatalf("error = %v (kind %v), want kind %v", err, KindOf(err), tt.wantKind)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var gotIDs []string
-			for _, a := range got {
-				gotIDs = append(gotIDs, a.ID)
-			}
-			if diff := cmp.Diff(tt.wantIDs, gotIDs); diff != "" {
-				t.Errorf("assets mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-// One reconciliation spends at most a few requests: the search is read newest first, stops at
-// the first page that reaches assets older than createdSince, and gives up after three pages,
-// however many assets match the keyword.
-func TestFindByNameReadsAFewPagesNewestFirst(t *testing.T) {
-	t.Parallel()
-	since := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	// pages returns n pages of assets all matching the keyword, newest first, one minute apart
-	// from newest down; the exact match "own" is the third asset of page 0.
-	pages := func(n int, newest time.Time) []searchPage {
-		var out []searchPage
-		at := newest
-		for i := range n {
-			p := searchPage{cursor: "", next: fmt.Sprintf("c%d", i+1)}
-			if i > 0 {
-				p.cursor = fmt.Sprintf("c%d", i)
-			}
-			if i == n-1 {
-				p.next = ""
-			}
-			for j := range 100 {
-				name := fmt.Sprintf("sku-1-%d-%d", i, j)
-				if i == 0 && j == 2 {
-					name = "sku-1"
-				}
-				p.nodes = append(p.nodes, node(fmt.Sprintf("id-%d-%d", i, j), name, at.Format(time.RFC3339)))
-				at = at.Add(-time.Minute)
-			}
-			out = append(out, p)
-		}
-		return out
-	}
-	tests := []struct {
-		name         string
-		pages        []searchPage
-		wantIDs      []string
-		wantRequests int
-		wantTooBroad bool
-	}{
-		{
-			// 1,000 matches; the second page reaches assets created before since.
-			name: "stops at createdSince", pages: pages(10, since.Add(150*time.Minute)),
-			wantIDs: []string{"id-0-2"}, wantRequests: 2,
-		},
-		{
-			name: "one page when the newest are older", pages: pages(50, since.Add(-time.Hour)),
-			wantRequests: 1,
-		},
-		{
-			// 5,000 matches, all created since: three pages, then a verdict.
-			name: "gives up after three pages", pages: pages(50, since.Add(100*24*time.Hour)),
-			wantRequests: 3, wantTooBroad: true,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFakeAmplience(t)
-			f.setAPI(serveSearch(t, tt.pages))
-			c := newTestClient(t, f, nil)
-
-			got, err := c.FindByName(t.Context(), "UmVwbzox", "sku-1", since)
-
-			if tt.wantTooBroad {
-				if !errors.Is(err, ErrSearchTooBroad) || KindOf(err) != KindRejected {
-					t.Errorf("error = %v (kind %v), want a rejected ErrSearchTooBroad", err, KindOf(err))
-				}
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			var gotIDs []string
-			for _, a := range got {
-				gotIDs = append(gotIDs, a.ID)
-			}
-			if diff := cmp.Diff(tt.wantIDs, gotIDs); diff != "" {
-				t.Errorf("assets mismatch (-want +got):\n%s", diff)
-			}
 			reqs := f.requests()
-			if len(reqs) != tt.wantRequests {
+			if tt.wantRequests != 0 && len(reqs) != tt.wantRequests {
 				t.Errorf("%d search requests, want %d", len(reqs), tt.wantRequests)
 			}
 			for _, r := range reqs {
 				if compact := strings.Join(strings.Fields(r.Query), ""); !strings.Contains(compact, "sort:{createdDate:DESC}") {
 					t.Errorf("the search is not sorted newest first by an inline sort argument:\n%s", r.Query)
 				}
+			}
+			if tt.wantErr {
+				if err == nil || KindOf(err) != tt.wantKind || (tt.wantIs != nil && !errors.Is(err, tt.wantIs)) {
+					t.Fatalf("error = %v (kind %v), want kind %v wrapping %v", err, KindOf(err), tt.wantKind, tt.wantIs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.wantIDs, ids(got)); diff != "" {
+				t.Errorf("assets mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}

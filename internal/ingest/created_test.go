@@ -72,18 +72,21 @@ func newPipelineRig(t *testing.T) *pipelineRig {
 	return r
 }
 
-// next fetches the next delivery of the inbound consumer.
-func (r *pipelineRig) next(t *testing.T) jetstream.Msg {
+// handleNext fetches the next delivery of the inbound consumer, has the pipeline handle it,
+// and returns the outcome and whether the replica is paused after it.
+func (r *pipelineRig) handleNext(t *testing.T) (ingest.Outcome, bool) {
 	t.Helper()
 	batch, err := r.bound.Consumer.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for m := range batch.Messages() {
-		return m
+	msg, ok := <-batch.Messages()
+	if !ok {
+		t.Fatalf("no delivery within 5s: %v", batch.Error())
 	}
-	t.Fatalf("no delivery within 5s: %v", batch.Error())
-	return nil
+	outcome := r.pipeline.Handle(t.Context(), msg)
+	paused, _ := r.pauser.State()
+	return outcome, paused
 }
 
 func (r *pipelineRig) entry(t *testing.T, ev servicetest.Event) ledger.Entry {
@@ -98,48 +101,41 @@ func (r *pipelineRig) entry(t *testing.T, ev servicetest.Event) ledger.Entry {
 
 // SPEC "The ledger": after a successful call, a failed write of the created entry is tried
 // again before the replica pauses, so a short ledger outage neither pauses the replica nor
-// leaves the event's asset findable only by a search.
-func TestCreatedEntryWriteIsRetried(t *testing.T) {
+// leaves the event's asset findable only by a search; and asset.ingested is published only
+// once the ledger names the asset under the event's key, so when the write keeps failing the
+// replica pauses and nothing is published.
+func TestCreatedEntryPrecedesTheCompletion(t *testing.T) {
 	t.Parallel()
-	r := newPipelineRig(t)
-	r.kv.failures.Store(2)
-	ev := servicetest.NewEvent("created-write-retried")
-	r.env.Publish(ev.Msg())
+	tests := []struct {
+		name            string
+		failures        int32
+		wantOutcome     ingest.Outcome
+		wantPaused      bool
+		wantState       ledger.State
+		wantCompletions int
+	}{
+		{name: "two failed writes", failures: 2,
+			wantOutcome: ingest.OutcomeIngested, wantState: ledger.StateCreated, wantCompletions: 1},
+		{name: "the ledger refuses writes", failures: 1000,
+			wantOutcome: ingest.OutcomeHandedBack, wantPaused: true, wantState: ledger.StatePending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newPipelineRig(t)
+			r.kv.failures.Store(tt.failures)
+			ev := servicetest.NewEvent("created-write")
+			r.env.Publish(ev.Msg())
 
-	if got := r.pipeline.Handle(t.Context(), r.next(t)); got != ingest.OutcomeIngested {
-		t.Fatalf("outcome %s, want %s", got, ingest.OutcomeIngested)
-	}
-	if paused, reason := r.pauser.State(); paused {
-		t.Errorf("replica paused: %s", reason)
-	}
-	if e := r.entry(t, ev); e.State != ledger.StateCreated || e.AssetID == "" {
-		t.Errorf("ledger entry %+v, want created with the asset id", e)
-	}
-	if n := len(r.env.Subjects("ASSET_RESULTS", "assets.ingested.")); n != 1 {
-		t.Errorf("%d asset.ingested events, want 1", n)
-	}
-}
-
-// SPEC "The ledger": the completion is published only once the ledger names the event's
-// asset under the event's key: when the write keeps failing, the replica pauses and nothing is
-// published.
-func TestCompletionFollowsTheCreatedEntry(t *testing.T) {
-	t.Parallel()
-	r := newPipelineRig(t)
-	r.kv.failures.Store(1000)
-	ev := servicetest.NewEvent("created-write-fails")
-	r.env.Publish(ev.Msg())
-
-	if got := r.pipeline.Handle(t.Context(), r.next(t)); got != ingest.OutcomeHandedBack {
-		t.Fatalf("outcome %s, want %s", got, ingest.OutcomeHandedBack)
-	}
-	if paused, _ := r.pauser.State(); !paused {
-		t.Error("the replica did not pause on a ledger that refuses writes")
-	}
-	if got := r.env.Subjects("ASSET_RESULTS", "assets.ingested."); len(got) != 0 {
-		t.Errorf("asset.ingested published before the ledger recorded the asset:\n%s", got[0].Data)
-	}
-	if e := r.entry(t, ev); e.State != ledger.StatePending {
-		t.Errorf("ledger entry %+v, want still pending", e)
+			if got, paused := r.handleNext(t); got != tt.wantOutcome || paused != tt.wantPaused {
+				t.Fatalf("outcome %s, paused %t; want %s, paused %t", got, paused, tt.wantOutcome, tt.wantPaused)
+			}
+			if e := r.entry(t, ev); e.State != tt.wantState || (e.State == ledger.StateCreated && e.AssetID == "") {
+				t.Errorf("ledger entry %+v, want %s", e, tt.wantState)
+			}
+			if n := len(r.env.Subjects("ASSET_RESULTS", "assets.ingested.")); n != tt.wantCompletions {
+				t.Errorf("%d asset.ingested events, want %d", n, tt.wantCompletions)
+			}
+		})
 	}
 }
