@@ -91,11 +91,11 @@ func classifyAnswer(op string, status int, header http.Header, body []byte, now 
 			e.Message = "the answer's errors are malformed"
 		case len(errs) > 0:
 			e.Kind = kindOfErrors(errs)
-			if len(env.Data) > 0 && !bytes.Equal(env.Data, []byte("null")) {
+			if hasResult(env.Data) {
 				e.data = env.Data
 				if e.Kind == KindUnauthorized {
-					// The request was executed: repeating it after a token refresh could
-					// repeat its effect (a second asset).
+					// A field was executed: repeating the request after a token refresh
+					// could repeat its effect (a second asset).
 					e.Kind = KindRejected
 				}
 			}
@@ -113,6 +113,21 @@ func classifyAnswer(op string, status int, header http.Header, body []byte, now 
 		e.Message = "unexpected HTTP status" + bodySnippet(body, parseErr)
 	}
 	return nil, e
+}
+
+// hasResult reports whether a GraphQL answer's data holds a result: a root field that is not
+// null.
+func hasResult(data json.RawMessage) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return false
+	}
+	for _, v := range fields {
+		if !bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			return true
+		}
+	}
+	return false
 }
 
 // kindOfErrors classifies a non-empty list of GraphQL errors. In order: a permission error,

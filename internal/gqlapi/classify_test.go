@@ -226,6 +226,14 @@ func TestClassification(t *testing.T) {
 			wantTokens:   2,
 		},
 		{
+			name: "UNAUTHENTICATED with a null createAsset after one refresh and one repeat",
+			api: answer(200, `{"data":{"createAsset":null},"errors":[`+
+				`{"message":"token expired","path":["createAsset"],"extensions":{"code":"UNAUTHENTICATED"}}]}`),
+			want:         classified{Kind: KindUnauthorized, Op: "CreateAsset", Status: 200, Codes: []string{"UNAUTHENTICATED"}},
+			wantRequests: 2,
+			wantTokens:   2,
+		},
+		{
 			name: "token endpoint 400",
 			token: func(w http.ResponseWriter, r *http.Request) {
 				// An endpoint that echoes what it was sent must not leak it into the error.
