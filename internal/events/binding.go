@@ -4,9 +4,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
+)
+
+// Header names and media types of the CloudEvents NATS binding.
+const (
+	// HeaderContentType is the message's content type: the event format's
+	// media type in structured mode, data's in binary mode.
+	HeaderContentType = "Content-Type"
+	// MediaTypeCloudEventsJSON is the media type of the JSON event format: a
+	// message with this content type is structured.
+	MediaTypeCloudEventsJSON = "application/cloudevents+json"
+	// HeaderAttributePrefix prefixes each attribute's header in binary mode:
+	// ce-id, ce-source, ...
+	HeaderAttributePrefix = "ce-"
 )
 
 // This file reads both modes of the CloudEvents NATS binding into a
@@ -74,23 +89,52 @@ func jsonAttribute(obj map[string]json.RawMessage, name string) attribute {
 	return attribute{value: s, present: true}
 }
 
+// isStructured tells the mode of a message as the binding does: structured
+// when its Content-Type is the JSON event format (parameters allowed, any
+// case) or when it has no ce-specversion header; binary otherwise.
+func isStructured(h nats.Header) bool {
+	if vs, _ := findHeader(h, HeaderContentType); len(vs) == 1 {
+		if mt, _, err := mime.ParseMediaType(vs[0]); err == nil && mt == MediaTypeCloudEventsJSON {
+			return true
+		}
+	}
+	_, binary := findHeader(h, HeaderAttributePrefix+"specversion")
+	return !binary
+}
+
 // binaryEvent reads a binary-mode message: ce-* headers and a data body.
+// datacontenttype is ce-datacontenttype, or else the Content-Type header.
 func binaryEvent(h nats.Header, body []byte) rawEvent {
 	ev := rawEvent{
-		specversion:      headerAttribute(h, "specversion", "ce-specversion"),
-		id:               headerAttribute(h, "id", "ce-id"),
-		source:           headerAttribute(h, "source", "ce-source"),
-		typ:              headerAttribute(h, "type", "ce-type"),
-		subject:          headerAttribute(h, "subject", "ce-subject"),
-		time:             headerAttribute(h, "time", "ce-time"),
-		contentType:      headerAttribute(h, "datacontenttype", "content-type"),
+		specversion:      ceAttribute(h, "specversion"),
+		id:               ceAttribute(h, "id"),
+		source:           ceAttribute(h, "source"),
+		typ:              ceAttribute(h, "type"),
+		subject:          ceAttribute(h, "subject"),
+		time:             ceAttribute(h, "time"),
+		contentType:      ceAttribute(h, "datacontenttype"),
 		contentTypeField: "datacontenttype",
 		data:             body,
 	}
 	if !ev.contentType.present && ev.contentType.err == nil {
-		ev.contentType = headerAttribute(h, "datacontenttype", "ce-datacontenttype")
+		ev.contentType = headerAttribute(h, "datacontenttype", HeaderContentType)
 	}
 	return ev
+}
+
+// ceAttribute reads the attribute name from its ce- header, percent-decoded.
+func ceAttribute(h nats.Header, name string) attribute {
+	header := HeaderAttributePrefix + name
+	a := headerAttribute(h, name, header)
+	if !a.present {
+		return a
+	}
+	v, err := DecodeHeaderValue(a.value)
+	if err != nil {
+		return attribute{err: invalid(name, "header %s: %s", header, err)}
+	}
+	a.value = v
+	return a
 }
 
 func headerAttribute(h nats.Header, name, header string) attribute {
@@ -102,6 +146,100 @@ func headerAttribute(h nats.Header, name, header string) attribute {
 		return attribute{err: invalid(name, "header %s has %d values, want one", header, len(vs))}
 	}
 	return attribute{value: vs[0], present: true}
+}
+
+// EncodeHeaderValue percent-encodes an attribute value for its binary-mode
+// header as the binding requires: space, double quote, percent and every
+// byte outside printable ASCII (U+0021 to U+007E) become %XY, upper-case.
+func EncodeHeaderValue(v string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '%' {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// DecodeHeaderValue reads a binary-mode header value as the binding
+// requires: a double-quoted string is unquoted first (backslash escapes
+// included), then one round of percent-decoding is done (hex digits in any
+// case; characters encoded without need are accepted). It fails on a
+// percent sign not followed by two hex digits, an unterminated quoted string,
+// or bytes that are not UTF-8.
+func DecodeHeaderValue(v string) (string, error) {
+	if len(v) > 0 && v[0] == '"' {
+		u, err := unquoteHeaderValue(v)
+		if err != nil {
+			return "", err
+		}
+		v = u
+	}
+	if strings.IndexByte(v, '%') < 0 {
+		if !utf8.ValidString(v) {
+			return "", fmt.Errorf("not UTF-8")
+		}
+		return v, nil
+	}
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if v[i] != '%' {
+			out = append(out, v[i])
+			continue
+		}
+		if i+2 >= len(v) || !isHex(v[i+1]) || !isHex(v[i+2]) {
+			return "", fmt.Errorf("malformed percent-encoding at byte %d", i)
+		}
+		out = append(out, unhex(v[i+1])<<4|unhex(v[i+2]))
+		i += 2
+	}
+	if !utf8.Valid(out) {
+		return "", fmt.Errorf("percent-encoded bytes are not UTF-8")
+	}
+	return string(out), nil
+}
+
+// unquoteHeaderValue reads an RFC 7230 quoted-string that is the whole value.
+func unquoteHeaderValue(v string) (string, error) {
+	var b strings.Builder
+	for i := 1; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '"':
+			if i != len(v)-1 {
+				return "", fmt.Errorf("text after a quoted string")
+			}
+			return b.String(), nil
+		case '\\':
+			if i+1 >= len(v) {
+				return "", fmt.Errorf("unterminated quoted string")
+			}
+			i++
+			b.WriteByte(v[i])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", fmt.Errorf("unterminated quoted string")
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // findHeader returns the values of name in any case; ok is false when no key
