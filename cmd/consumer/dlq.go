@@ -33,7 +33,8 @@ Subcommands:
   purge   delete dead letters
 
 Select dead letters by sequence numbers, --class, --subject, --since, --until, --event-id, or
---all. Run 'consumer dlq <subcommand> --help' for its flags and an example.
+--all. --json prints JSON for scripts. Run 'consumer dlq <subcommand> --help' for its flags and
+an example.
 `
 
 const dlqListSynopsis = `Lists dead letters: first a summary (how many, per error class, per original subject, the oldest
@@ -46,7 +47,9 @@ escaped.`
 
 const dlqShowSynopsis = `Shows everything about one dead letter: where it came from, its failure (class, error, attempts,
 replay count), the trace ids of the failed processing (from traceparent) and of the publisher,
-every header, and the body, indented when it is JSON. Control characters are escaped.`
+every header, and the body, indented when it is JSON. Control characters are escaped. With --json
+it prints one JSON object: the list fields plus stream, storedAt, originalStream,
+originalSequence, traceId, publisherTraceId, replayOf, headers, and body (text) or bodyBase64.`
 
 const dlqReplaySynopsis = `Republishes the selected dead letters to their original subject in the inbound stream, with their
 original body and the replay headers (Ingest-Replay-Count, Ingest-Replay-Of, Nats-Msg-Id
@@ -55,11 +58,14 @@ letter whose subject is not one of the inbound stream's, or starts with '$', is 
 --all and the filters take the dead letters present when the command starts. Interrupting is
 safe: run it again and the inbound stream drops what was already stored (within its duplicate
 window). Asks for confirmation when more than one is selected, unless --yes. Exits 1 when it
-refused or failed any.`
+refused or failed any. With --json it prints, when done, one JSON object: command, dryRun,
+selected, missing, done, duplicates, refused, failed, gone, and results (sequence, outcome,
+message) per dead letter.`
 
 const dlqPurgeSynopsis = `Deletes the selected dead letters from the dead-letter stream for good. --all and the filters take
 the dead letters present when the command starts. Asks for confirmation when more than one is
-selected, unless --yes; --dry-run prints what would be deleted. Exits 1 when it failed any.`
+selected, unless --yes; --dry-run prints what would be deleted. Exits 1 when it failed any.
+With --json it prints, when done, one JSON object as replay does.`
 
 func cmdDLQ(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -101,6 +107,7 @@ func dlqList(ctx context.Context, args []string, getenv lookupEnv, stdout, stder
 
 func dlqShow(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
 	fs := newFlags("dlq show SEQ", dlqShowSynopsis, "consumer dlq show 42", stderr)
+	asJSON := fs.Bool("json", false, "one JSON object: the list fields plus headers, body and trace ids")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -113,6 +120,9 @@ func dlqShow(ctx context.Context, args []string, getenv lookupEnv, stdout, stder
 		return err
 	}
 	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
+		if *asJSON {
+			return t.ShowJSON(ctx, seqs[0])
+		}
 		return t.Show(ctx, seqs[0])
 	})
 }
@@ -126,6 +136,7 @@ func dlqReplay(ctx context.Context, args []string, getenv lookupEnv, stdout, std
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be replayed or refused; change nothing")
 	fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
 	fs.Float64Var(&o.Rate, "rate", 50, "replays per second (0: no limit)")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object when done: the counts and one result per dead letter")
 	sel, err := parseSelection(fs, &sf, args, true)
 	if err != nil {
 		return err
@@ -146,6 +157,7 @@ func dlqPurge(ctx context.Context, args []string, getenv lookupEnv, stdout, stde
 	var o dlq.PurgeOptions
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be deleted; change nothing")
 	fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object when done: the counts and one result per dead letter")
 	sel, err := parseSelection(fs, &sf, args, true)
 	if err != nil {
 		return err

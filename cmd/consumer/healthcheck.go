@@ -6,15 +6,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
-const healthcheckSynopsis = `Exits 0 when the local service's /healthz answers 200, 1 otherwise. For container images
-without a shell: HEALTHCHECK CMD ["/consumer", "healthcheck"]. The port comes from HTTP_ADDR.`
+const healthcheckSynopsis = `Exits 0 when the local service's /healthz answers 200 (the process is alive), 1 otherwise;
+with --ready, when its /readyz answers 200 (connected to NATS, bound to the consumer, not
+paused), printing the reasons when not. For container images without a shell:
+HEALTHCHECK CMD ["/consumer", "healthcheck"]. The port comes from HTTP_ADDR.`
 
 func cmdHealthcheck(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
-	fs := newFlags("healthcheck", healthcheckSynopsis, "consumer healthcheck --timeout 3s", stderr)
+	fs := newFlags("healthcheck", healthcheckSynopsis, "consumer healthcheck --ready --timeout 3s", stderr)
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	ready := fs.Bool("ready", false, "ask /readyz (readiness) instead of /healthz (liveness)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -22,7 +26,11 @@ func cmdHealthcheck(ctx context.Context, args []string, getenv lookupEnv, stdout
 	if !ok || addr == "" {
 		addr = ":8080"
 	}
-	url, err := healthURL(addr)
+	path := "/healthz"
+	if *ready {
+		path = "/readyz"
+	}
+	url, err := healthURL(addr, path)
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -38,14 +46,19 @@ func cmdHealthcheck(ctx context.Context, args []string, getenv lookupEnv, stdout
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		// /readyz says why not in its body: show it, on one line.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if why := strings.Join(strings.Fields(string(body)), " "); why != "" {
+			return fmt.Errorf("healthcheck: %s answered %s: %s", url, resp.Status, why)
+		}
 		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil
 }
 
-// healthURL turns a listen address into the URL of its /healthz on this machine.
-func healthURL(addr string) (string, error) {
+// healthURL turns a listen address into the URL of its path on this machine.
+func healthURL(addr, path string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", fmt.Errorf("HTTP_ADDR %q is not host:port: %w", addr, err)
@@ -54,5 +67,5 @@ func healthURL(addr string) (string, error) {
 	case "", "0.0.0.0", "::":
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/healthz", nil
+	return "http://" + net.JoinHostPort(host, port) + path, nil
 }

@@ -42,9 +42,86 @@ func noEnv(string) (string, bool) { return "", false }
 // combined output.
 func runHelp(tb testing.TB, args []string) (int, string) {
 	tb.Helper()
-	var out bytes.Buffer
-	err := run(context.Background(), append(slices.Clip(args), "--help"), noEnv, &out, &out)
-	return exitCode(err, &out), out.String()
+	code, stdout, stderr := runArgs(tb, append(slices.Clip(args), "--help"))
+	return code, stdout + stderr
+}
+
+// runArgs runs the command line args with no environment and returns the exit code, stdout
+// and stderr.
+func runArgs(tb testing.TB, args []string) (int, string, string) {
+	tb.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, noEnv, &stdout, &stderr)
+	return exitCode(err, &stderr), stdout.String(), stderr.String()
+}
+
+// leaves returns every command line that names one command: each command, and dlq with each
+// of its subcommands.
+func leaves(tb testing.TB) [][]string {
+	tb.Helper()
+	var out [][]string
+	for _, cmd := range listed(tb, topUsage, "Commands:") {
+		if cmd != "dlq" {
+			out = append(out, []string{cmd})
+			continue
+		}
+		for _, sub := range listed(tb, dlqUsage, "Subcommands:") {
+			out = append(out, []string{"dlq", sub})
+		}
+	}
+	return out
+}
+
+// TestHelpGoesToStdout: every spelling of help, for the top level, dlq and every command,
+// prints on stdout alone and exits 0, so `consumer X --help | less` works.
+func TestHelpGoesToStdout(t *testing.T) {
+	t.Parallel()
+	lines := [][]string{{"help"}, {"--help"}, {"-h"}, {"dlq", "help"}, {"dlq", "--help"}, {"dlq", "-h"}}
+	for _, l := range leaves(t) {
+		for _, h := range []string{"--help", "-h", "-help"} {
+			lines = append(lines, append(slices.Clip(l), h))
+		}
+	}
+	lines = append(lines, []string{"publish", "--count", "3", "--help"})
+	for _, args := range lines {
+		name := strings.Join(args, " ")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := runArgs(t, args)
+			if code != 0 || stderr != "" || !strings.Contains(stdout, "Usage: consumer") {
+				t.Errorf("consumer %s: exit %d, stdout %q..., stderr %q; want exit 0 and the usage on stdout alone",
+					name, code, firstLine(stdout), stderr)
+			}
+		})
+	}
+}
+
+// TestUnknownFlagReportedOnce: a flag a command does not have exits 2, prints nothing on stdout
+// and names the flag once on stderr (with the command's usage).
+func TestUnknownFlagReportedOnce(t *testing.T) {
+	t.Parallel()
+	for _, l := range leaves(t) {
+		args := append(slices.Clip(l), "--no-such-flag")
+		name := strings.Join(args, " ")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := runArgs(t, args)
+			if code != 2 || stdout != "" {
+				t.Errorf("consumer %s: exit %d, stdout %q; want 2 and nothing on stdout", name, code, stdout)
+			}
+			if n := strings.Count(stderr, "no-such-flag"); n != 1 {
+				t.Errorf("consumer %s: stderr names the flag %d times, want once:\n%s", name, n, stderr)
+			}
+			if !strings.Contains(stderr, "Usage: consumer "+l[0]) {
+				t.Errorf("consumer %s: stderr has no usage:\n%s", name, stderr)
+			}
+		})
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // TestEveryCommandHasHelp: each command (and each dlq subcommand) answers --help with exit 0,

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 )
 
 const publishSynopsis = `Publishes asset.published CloudEvents to JetStream, for testing and load: one event, or
@@ -168,15 +169,19 @@ func sampleMessage(f publishFlags, name string, body []byte) *nats.Msg {
 	id := randomUUID()
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	if f.binary {
-		msg.Header.Set("ce-specversion", "1.0")
-		msg.Header.Set("ce-id", id)
-		msg.Header.Set("ce-source", f.source)
-		msg.Header.Set("ce-type", "asset.published")
-		msg.Header.Set("ce-time", now)
-		msg.Header.Set("content-type", "application/json")
+		// The binding's header names, lower case, set as written (Header.Set would
+		// canonicalise them), each value percent-encoded as the binding requires.
+		for name, v := range map[string]string{
+			"specversion": events.SpecVersion, "id": id, "source": f.source,
+			"type": events.TypePublished, "time": now,
+		} {
+			msg.Header[events.HeaderAttributePrefix+name] = []string{events.EncodeHeaderValue(v)}
+		}
+		msg.Header["content-type"] = []string{"application/json"}
 		msg.Data, _ = json.Marshal(data)
 		return msg
 	}
+	msg.Header.Set(events.HeaderContentType, events.MediaTypeCloudEventsJSON)
 	msg.Data, _ = json.Marshal(map[string]any{
 		"specversion": "1.0", "id": id, "source": f.source, "type": "asset.published",
 		"time": now, "datacontenttype": "application/json", "data": data,

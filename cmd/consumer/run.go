@@ -48,8 +48,14 @@ Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
 `
 
 // run dispatches the command line. It is main without the exit: every command returns an
-// error, and exitCode maps it to the exit status.
-func run(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
+// error, and exitCode maps it to the exit status. A command's --help is printed here, on
+// stdout.
+func run(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if help, ok := errors.AsType[helpRequested](err); ok {
+			_, err = fmt.Fprint(stdout, help.text)
+		}
+	}()
 	if len(args) == 0 {
 		fmt.Fprint(stderr, topUsage)
 		return usageError{"no command given"}
@@ -99,24 +105,46 @@ func exitCode(err error, w io.Writer) int {
 	return 1
 }
 
-// newFlags returns a flag set whose --help prints what the command does and an example.
+// helpRequested is --help: run prints text on stdout and the command exits 0.
+type helpRequested struct{ text string }
+
+func (helpRequested) Error() string { return flag.ErrHelp.Error() }
+
+// Is makes a help request match flag.ErrHelp.
+func (helpRequested) Is(target error) bool { return target == flag.ErrHelp }
+
+// newFlags returns a flag set whose --help describes the command, its flags and an example.
+// The flag set's output (stderr) receives that usage after a bad flag; the error itself is
+// reported once, by exitCode.
 func newFlags(name, synopsis, example string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: consumer %s\n\n%s\n\nFlags:\n", name, strings.TrimSpace(synopsis))
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: consumer %s\n\n%s\n\nFlags:\n", name, strings.TrimSpace(synopsis))
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nExample:\n  %s\n", example)
+		fmt.Fprintf(w, "\nExample:\n  %s\n", example)
 	}
 	return fs
 }
 
-// parseFlags parses args; a bad flag is a usage error, --help is success.
+// parseFlags parses args: --help becomes a helpRequested carrying the usage, a bad flag a
+// usageError after the usage went to the flag set's output.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+	out := fs.Output()
+	// The flag package prints the error and the usage itself: silence it while parsing.
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		var b strings.Builder
+		fs.SetOutput(&b)
+		fs.Usage()
+		fs.SetOutput(out)
+		return helpRequested{b.String()}
+	case err != nil:
+		fs.Usage()
 		return usageError{err.Error()}
 	}
 	return nil

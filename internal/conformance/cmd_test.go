@@ -286,3 +286,36 @@ func TestSpec_NATSResources_MissingResourceExits2(t *testing.T) {
 		t.Errorf("exit %d, want 2 naming the missing stream:\n%s", res.code, res.stderr)
 	}
 }
+
+// SPEC "HTTP": /healthz says the process is alive and /readyz whether it is connected. While
+// NATS is out of reach, `consumer healthcheck` (liveness) exits 0 and `consumer healthcheck
+// --ready` (readiness) exits 1 saying what the service waits for.
+func TestSpec_HTTP_AliveButNotReadyWhileNATSIsUnreachable(t *testing.T) {
+	t.Parallel()
+	httpAddr := freeAddr(t)
+	cmd := exec.Command(consumerBinary(t), "run")
+	cmd.Env = environ(map[string]string{
+		"NATS_URL": "nats://" + freeAddr(t), "AMPLIENCE_API_URL": "http://127.0.0.1:1/graphql",
+		"AMPLIENCE_AUTH_URL": "http://127.0.0.1:1/oauth/token", "AMPLIENCE_CLIENT_ID": "id",
+		"AMPLIENCE_CLIENT_SECRET": "client-secret-value", "HTTP_ADDR": httpAddr,
+	})
+	var out servicetest.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	check := map[string]string{"HTTP_ADDR": httpAddr}
+	servicetest.WaitFor(t, wait, "`consumer healthcheck` to pass while NATS is unreachable", func() bool {
+		return runConsumer(t, check, 5*time.Second, "healthcheck").code == 0
+	}, &out)
+	res := runConsumer(t, check, 5*time.Second, "healthcheck", "--ready")
+	if res.code != 1 || !strings.Contains(res.stderr, "connecting to NATS") {
+		t.Errorf("healthcheck --ready while NATS is unreachable: exit %d, stderr %q; want 1 naming the reason", res.code, res.stderr)
+	}
+}

@@ -40,6 +40,9 @@ func TestSpec_CompletionEvents_Ingested(t *testing.T) {
 	if diff := cmp.Diff([]string{c.ID}, c.NATS.Header[nats.MsgIdHdr]); diff != "" {
 		t.Errorf("Nats-Msg-Id is not the CloudEvents id (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff([]string{"application/cloudevents+json"}, header(c.NATS.Header, "content-type")); diff != "" {
+		t.Errorf("Content-Type (-want +got):\n%s", diff)
+	}
 	if tp := header(c.NATS.Header, "traceparent"); len(tp) != 1 || !validTraceparent(tp[0]) {
 		t.Errorf("traceparent %q", tp)
 	}
@@ -116,6 +119,9 @@ func TestSpec_CompletionEvents_IngestFailed(t *testing.T) {
 			}
 			if c.Data.Error == "" || c.Data.EventSource == "" {
 				t.Errorf("error %q or eventSource %q missing", c.Data.Error, c.Data.EventSource)
+			}
+			if diff := cmp.Diff([]string{"application/cloudevents+json"}, header(c.NATS.Header, "content-type")); diff != "" {
+				t.Errorf("Content-Type (-want +got):\n%s", diff)
 			}
 			if tp := header(c.NATS.Header, "traceparent"); len(tp) != 1 || !validTraceparent(tp[0]) {
 				t.Errorf("traceparent %q", tp)

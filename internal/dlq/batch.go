@@ -51,7 +51,8 @@ type batch struct {
 	question string // what confirm asks, with %d for the count
 	dryRun   bool
 	yes      bool
-	rate     float64 // per second; 0: no limit
+	rate     float64     // per second; 0: no limit
+	json     *jsonReport // non-nil: print one JSON report instead of text on Out
 	// one handles dead letter seq and returns what happened and a line
 	// saying so (without the sequence).
 	one func(ctx context.Context, s jetstream.Stream, seq uint64) (outcome, string)
@@ -79,13 +80,18 @@ func (t *Tool) run(ctx context.Context, sel Selection, b batch) (Report, error) 
 	}, func(seq uint64) {
 		rep.Missing++
 		fmt.Fprintf(t.Err, "%d: no such sequence in %s\n", seq, t.DLQStream)
+		b.json.add(seq, "missing", "no such sequence in "+t.DLQStream)
 	})
 	if err != nil {
 		return rep, fmt.Errorf("selecting dead letters: %w", err)
 	}
 	rep.Selected = len(seqs)
 	if len(seqs) == 0 {
-		fmt.Fprintf(t.Out, "no dead letters selected in %s; nothing to %s\n", t.DLQStream, b.verb)
+		if b.json != nil {
+			t.writeReport(b, rep)
+		} else {
+			fmt.Fprintf(t.Out, "no dead letters selected in %s; nothing to %s\n", t.DLQStream, b.verb)
+		}
 		return rep, rep.err(b.verb)
 	}
 	if len(seqs) > 1 && !b.yes && !b.dryRun {
@@ -111,22 +117,24 @@ func (t *Tool) run(ctx context.Context, sel Selection, b batch) (Report, error) 
 		if what == failed && ctx.Err() != nil {
 			return rep, t.interrupted(ctx, b.verb, rep)
 		}
+		w := t.Err // what did not go as asked is reported on Err
 		switch what {
 		case done, duplicate:
 			rep.Done++
 			if what == duplicate {
 				rep.Duplicates++
 			}
-			fmt.Fprintf(t.Out, "%d: %s\n", seq, line)
+			w = t.Out
 		case refused:
 			rep.Refused++
-			fmt.Fprintf(t.Err, "%d: %s\n", seq, line)
 		case failed:
 			rep.Failed++
-			fmt.Fprintf(t.Err, "%d: %s\n", seq, line)
 		case gone:
 			rep.Gone++
-			fmt.Fprintf(t.Err, "%d: %s\n", seq, line)
+		}
+		b.json.add(seq, outcomeNames[what], line)
+		if b.json == nil || w == t.Err {
+			fmt.Fprintf(w, "%d: %s\n", seq, line)
 		}
 		prog.update(rep)
 	}
@@ -134,8 +142,12 @@ func (t *Tool) run(ctx context.Context, sel Selection, b batch) (Report, error) 
 	return rep, rep.err(b.verb)
 }
 
-// summarise prints the closing line of a run.
+// summarise prints the closing line of a run, or its JSON report.
 func (t *Tool) summarise(b batch, rep Report) {
+	if b.json != nil {
+		t.writeReport(b, rep)
+		return
+	}
 	did := map[string]string{"replay": "replayed", "purge": "purged"}[b.verb]
 	if b.dryRun {
 		fmt.Fprintf(t.Out, "dry run, nothing changed: would have %s %d of %d dead letters; %d refused, %d failed, %d gone\n",

@@ -14,6 +14,8 @@ type PurgeOptions struct {
 	// Yes skips the confirmation asked when more than one dead letter is
 	// selected.
 	Yes bool
+	// JSON prints one JSON object when the run finishes, as for Replay.
+	JSON bool
 }
 
 // Purge deletes each dead letter sel selects from the dead-letter stream,
@@ -25,6 +27,7 @@ func (t *Tool) Purge(ctx context.Context, sel Selection, o PurgeOptions) (Report
 		question: "Delete %d dead letters from " + t.DLQStream + " for good?",
 		dryRun:   o.DryRun,
 		yes:      o.Yes,
+		json:     reportIf(o.JSON),
 		one: func(ctx context.Context, s jetstream.Stream, seq uint64) (outcome, string) {
 			if o.DryRun {
 				return done, "would delete it"

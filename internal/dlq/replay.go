@@ -21,6 +21,9 @@ type ReplayOptions struct {
 	Yes bool
 	// Rate caps replays per second; 0 means no cap.
 	Rate float64
+	// JSON prints, instead of the text report on Out, one JSON object when the run finishes:
+	// the counts of the Report and one result per dead letter.
+	JSON bool
 }
 
 // Replay republishes each dead letter sel selects to its original subject
@@ -62,6 +65,7 @@ func (t *Tool) Replay(ctx context.Context, sel Selection, o ReplayOptions) (Repo
 		dryRun:   o.DryRun,
 		yes:      o.Yes,
 		rate:     o.Rate,
+		json:     reportIf(o.JSON),
 		one: func(ctx context.Context, s jetstream.Stream, seq uint64) (outcome, string) {
 			return t.replayOne(ctx, s, seq, subjects, o.DryRun)
 		},

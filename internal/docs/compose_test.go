@@ -145,8 +145,8 @@ func TestComposeWiring(t *testing.T) {
 }
 
 // TestComposeStartOrder: NATS and the sandbox are healthy before the consumer starts, the
-// consumer is healthy (its streams exist) before the publisher runs, and every service waited
-// for as healthy has a healthcheck.
+// consumer is ready (its healthcheck asks /readyz: its streams exist) before the publisher
+// runs, and every service waited for as healthy has a healthcheck.
 func TestComposeStartOrder(t *testing.T) {
 	t.Parallel()
 	p := loadCompose(t)
@@ -179,6 +179,13 @@ func TestComposeStartOrder(t *testing.T) {
 				t.Errorf("%s waits for %s to be healthy, but %s has no healthcheck", s.Name, dep, dep)
 			}
 		}
+	}
+	var consumerCheck []string
+	if hc := service(t, p, "consumer").HealthCheck; hc != nil {
+		consumerCheck = hc.Test
+	}
+	if want := []string{"CMD", "/consumer", "healthcheck", "--ready"}; !slices.Equal(consumerCheck, want) {
+		t.Errorf("consumer healthcheck %q, want %q: the publisher waits for readiness, not liveness", consumerCheck, want)
 	}
 	if r := service(t, p, "publisher").Restart; r != "" && r != types.RestartPolicyNo {
 		t.Errorf("publisher restart = %q; a one-shot must not restart", r)

@@ -4,9 +4,23 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"strings"
 
 	"github.com/nats-io/nats.go"
+)
+
+// Header names and media types of the CloudEvents NATS binding.
+const (
+	// HeaderContentType is the message's content type: the event format's
+	// media type in structured mode, data's in binary mode.
+	HeaderContentType = "Content-Type"
+	// MediaTypeCloudEventsJSON is the media type of the JSON event format: a
+	// message with this content type is structured.
+	MediaTypeCloudEventsJSON = "application/cloudevents+json"
+	// HeaderAttributePrefix prefixes each attribute's header in binary mode:
+	// ce-id, ce-source, ...
+	HeaderAttributePrefix = "ce-"
 )
 
 // This file reads both modes of the CloudEvents NATS binding into a
@@ -74,23 +88,52 @@ func jsonAttribute(obj map[string]json.RawMessage, name string) attribute {
 	return attribute{value: s, present: true}
 }
 
+// isStructured tells the mode of a message as the binding does: structured
+// when its Content-Type is the JSON event format (parameters allowed, any
+// case) or when it has no ce-specversion header; binary otherwise.
+func isStructured(h nats.Header) bool {
+	if vs, _ := findHeader(h, HeaderContentType); len(vs) == 1 {
+		if mt, _, err := mime.ParseMediaType(vs[0]); err == nil && mt == MediaTypeCloudEventsJSON {
+			return true
+		}
+	}
+	_, binary := findHeader(h, HeaderAttributePrefix+"specversion")
+	return !binary
+}
+
 // binaryEvent reads a binary-mode message: ce-* headers and a data body.
+// datacontenttype is ce-datacontenttype, or else the Content-Type header.
 func binaryEvent(h nats.Header, body []byte) rawEvent {
 	ev := rawEvent{
-		specversion:      headerAttribute(h, "specversion", "ce-specversion"),
-		id:               headerAttribute(h, "id", "ce-id"),
-		source:           headerAttribute(h, "source", "ce-source"),
-		typ:              headerAttribute(h, "type", "ce-type"),
-		subject:          headerAttribute(h, "subject", "ce-subject"),
-		time:             headerAttribute(h, "time", "ce-time"),
-		contentType:      headerAttribute(h, "datacontenttype", "content-type"),
+		specversion:      ceAttribute(h, "specversion"),
+		id:               ceAttribute(h, "id"),
+		source:           ceAttribute(h, "source"),
+		typ:              ceAttribute(h, "type"),
+		subject:          ceAttribute(h, "subject"),
+		time:             ceAttribute(h, "time"),
+		contentType:      ceAttribute(h, "datacontenttype"),
 		contentTypeField: "datacontenttype",
 		data:             body,
 	}
 	if !ev.contentType.present && ev.contentType.err == nil {
-		ev.contentType = headerAttribute(h, "datacontenttype", "ce-datacontenttype")
+		ev.contentType = headerAttribute(h, "datacontenttype", HeaderContentType)
 	}
 	return ev
+}
+
+// ceAttribute reads the attribute name from its ce- header, percent-decoded.
+func ceAttribute(h nats.Header, name string) attribute {
+	header := HeaderAttributePrefix + name
+	a := headerAttribute(h, name, header)
+	if !a.present {
+		return a
+	}
+	v, err := DecodeHeaderValue(a.value)
+	if err != nil {
+		return attribute{err: invalid(name, "header %s: %s", header, err)}
+	}
+	a.value = v
+	return a
 }
 
 func headerAttribute(h nats.Header, name, header string) attribute {

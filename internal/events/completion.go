@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // CloudEvents attributes of the completion events.
@@ -20,6 +22,12 @@ const (
 	// byte-identical.
 	completionTimeLayout = "2006-01-02T15:04:05.000Z07:00"
 )
+
+// CompletionHeader is a new header set for a completion event: structured mode of the
+// CloudEvents NATS binding, Content-Type application/cloudevents+json.
+func CompletionHeader() nats.Header {
+	return nats.Header{HeaderContentType: {MediaTypeCloudEventsJSON}}
+}
 
 // Ingested is the asset.ingested completion event, published on
 // IngestedSubject(token) with Nats-Msg-Id = ID().

@@ -68,9 +68,12 @@ type Published struct {
 // Decode reads and validates an asset.published event received on the NATS
 // subject subject with headers h and body body.
 //
-// The event is in binary mode when a ce-specversion header is present (the
-// header name in any case), otherwise in structured mode. Header names are
-// matched case-insensitively.
+// The event is in structured mode when its Content-Type header is
+// application/cloudevents+json (parameters allowed, any case) or when it has
+// no ce-specversion header; otherwise it is in binary mode, its ce-* header
+// values percent-decoded as the CloudEvents NATS binding requires, so that
+// one event has the same id and key in both modes. Header names are matched
+// case-insensitively.
 //
 // A nil error means the event is valid and p.Asset is ready to send. Any
 // error is an *InvalidEventError naming the first field at fault; p then
@@ -80,12 +83,12 @@ func Decode(subject string, h nats.Header, body []byte, r Rules) (Published, err
 	p := Published{SourceToken: SourceToken(subject)}
 	var ev rawEvent
 	var err *InvalidEventError
-	if _, ok := findHeader(h, "ce-specversion"); ok {
-		p.Mode = ModeBinary
-		ev = binaryEvent(h, body)
-	} else {
+	if isStructured(h) {
 		p.Mode = ModeStructured
 		ev, err = structuredEvent(body)
+	} else {
+		p.Mode = ModeBinary
+		ev = binaryEvent(h, body)
 	}
 	if err != nil {
 		return p, err

@@ -82,6 +82,40 @@ func TestDecodeValid(t *testing.T) {
 			},
 		},
 		{
+			name: "binary percent-encoded and quoted attributes",
+			header: binaryHeader(map[string][]string{
+				"ce-id": {"sku%201042%2fFront%E2%82%AC"}, "ce-source": {`"pim://akeneo/prod"`},
+				"ce-subject": {"%22quoted%22%20%25"},
+			}),
+			body: dataJSON(t, nil),
+			want: Published{
+				Mode: ModeBinary, ID: "sku 1042/Front\u20ac", Source: testSource, Type: TypePublished,
+				Subject: `"quoted" %`, SourceToken: "akeneo", Key: Key("akeneo", testSource, "sku 1042/Front\u20ac"),
+				Asset: wantAsset,
+			},
+		},
+		{
+			name:   "binary ce-datacontenttype over a stray Content-Type",
+			header: binaryHeader(map[string][]string{"ce-datacontenttype": {"application/json;%20charset=utf-8"}, "content-type": {"text/plain"}}),
+			body:   dataJSON(t, nil),
+			want: Published{
+				Mode: ModeBinary, ID: testID, Source: testSource, Type: TypePublished,
+				SourceToken: "akeneo", Key: testKey, Asset: wantAsset,
+			},
+		},
+		{
+			name: "structured by content type despite a stray ce-specversion",
+			header: nats.Header{
+				"ce-specversion": {"1.0"}, "ce-id": {"other"},
+				"Content-Type": {"Application/CloudEvents+JSON; charset=UTF-8"},
+			},
+			body: eventJSON(t, nil, nil),
+			want: Published{
+				Mode: ModeStructured, ID: testID, Source: testSource, Type: TypePublished,
+				SourceToken: "akeneo", Key: testKey, Asset: wantAsset,
+			},
+		},
+		{
 			name:   "structured ignores unrelated ce-like headers",
 			header: nats.Header{"ce-id": {"other"}, "content-type": {"application/cloudevents+json"}},
 			body:   eventJSON(t, nil, nil),
@@ -100,6 +134,73 @@ func TestDecodeValid(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Decode mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestModesShareTheKey: one event published in structured mode and in binary mode, its id
+// percent-encoded in the header as the binding requires, has one event key.
+func TestModesShareTheKey(t *testing.T) {
+	t.Parallel()
+	const id = "sku 1042"
+	structured, err := Decode(testSubject, nil, eventJSON(t, map[string]any{"id": id}, nil), testRules())
+	if err != nil {
+		t.Fatalf("structured: %v", err)
+	}
+	binary, err := Decode(testSubject, binaryHeader(map[string][]string{"ce-id": {"sku%201042"}}), dataJSON(t, nil), testRules())
+	if err != nil {
+		t.Fatalf("binary: %v", err)
+	}
+	if diff := cmp.Diff(structured.Key, binary.Key); diff != "" {
+		t.Errorf("the modes give different keys (-structured +binary):\n%s", diff)
+	}
+	if diff := cmp.Diff(id, binary.ID); diff != "" {
+		t.Errorf("binary id (-want +got):\n%s", diff)
+	}
+}
+
+// TestHeaderValueEncoding checks the binding's percent-encoding both ways.
+func TestHeaderValueEncoding(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, value, encoded string }{
+		{"plain", "5f0c6a1e-8d7b", "5f0c6a1e-8d7b"},
+		{"URI kept", "pim://akeneo/prod?x=1&y=~", "pim://akeneo/prod?x=1&y=~"},
+		{"space, quote and percent", `a b"c%d`, "a%20b%22c%25d"},
+		{"spec example", "Euro \u20ac \U0001F600", "Euro%20%E2%82%AC%20%F0%9F%98%80"},
+		{"control characters", "a\tb\x7f", "a%09b%7F"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.encoded, EncodeHeaderValue(tt.value)); diff != "" {
+				t.Errorf("EncodeHeaderValue (-want +got):\n%s", diff)
+			}
+			got, err := DecodeHeaderValue(tt.encoded)
+			if err != nil {
+				t.Fatalf("DecodeHeaderValue(%q): %v", tt.encoded, err)
+			}
+			if diff := cmp.Diff(tt.value, got); diff != "" {
+				t.Errorf("DecodeHeaderValue (-want +got):\n%s", diff)
+			}
+		})
+	}
+	decodes := []struct{ name, header, want string }{
+		{"lower-case hex", "%e2%82%ac", "\u20ac"},
+		{"needlessly encoded", "%41%2D", "A-"},
+		{"quoted with escapes", `"a \"b\" \\ c"`, `a "b" \ c`},
+		{"quoted then percent-decoded", `"a%20b"`, "a b"},
+	}
+	for _, tt := range decodes {
+		t.Run("decode "+tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeHeaderValue(tt.header)
+			if err != nil {
+				t.Fatalf("DecodeHeaderValue(%q): %v", tt.header, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("DecodeHeaderValue (-want +got):\n%s", diff)
 			}
 		})
 	}

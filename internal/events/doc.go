@@ -11,7 +11,7 @@
 //
 // Header names are matched case-insensitively wherever this package reads
 // them (nats.Header itself is case-sensitive); the names it writes are the
-// constants in headers.go.
+// constants in headers.go and, for the CloudEvents NATS binding, binding.go.
 //
 // Secrets never leave through this package: error texts never quote the src
 // URL (presigned URLs are credentials), [RedactURL] and [RedactText] strip

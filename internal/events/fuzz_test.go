@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecode checks Decode's invariants on arbitrary input: it never panics;
@@ -111,4 +112,31 @@ func cutBefore(s, sep string) string {
 		return after
 	}
 	return ""
+}
+
+// FuzzHeaderValue checks the binding's percent-encoding: an encoded value is printable ASCII
+// without space, double quote or a bare percent, and decodes to the UTF-8 value it came from;
+// DecodeHeaderValue never panics and returns only UTF-8.
+func FuzzHeaderValue(f *testing.F) {
+	for _, s := range []string{"sku 1042", `"quoted"`, "100%", "Euro \u20ac", "a%2", "%C0%A0", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := DecodeHeaderValue(s); err == nil && !utf8.ValidString(d) {
+			t.Errorf("DecodeHeaderValue(%q) = %q, not UTF-8", s, d)
+		}
+		if !utf8.ValidString(s) {
+			return
+		}
+		enc := EncodeHeaderValue(s)
+		for i := 0; i < len(enc); i++ {
+			if c := enc[i]; c <= ' ' || c >= 0x7f || c == '"' {
+				t.Fatalf("EncodeHeaderValue(%q) = %q holds byte %#x", s, enc, c)
+			}
+		}
+		got, err := DecodeHeaderValue(enc)
+		if err != nil || got != s {
+			t.Errorf("DecodeHeaderValue(EncodeHeaderValue(%q)) = %q, %v", s, got, err)
+		}
+	})
 }

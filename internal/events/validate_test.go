@@ -63,6 +63,12 @@ func TestDecodeInvalid(t *testing.T) {
 		{name: "binary source missing", header: binaryHeader(map[string][]string{"ce-source": nil}), body: dataJSON(t, nil), want: `source: required`, read: &readable{ID: testID}},
 		{name: "binary type other", header: binaryHeader(map[string][]string{"ce-type": {"asset.deleted"}}), body: dataJSON(t, nil), want: `type: "asset.deleted" is not asset.published`},
 		{name: "binary content type not JSON", header: binaryHeader(map[string][]string{"content-type": {"application/xml"}}), body: dataJSON(t, nil), want: `datacontenttype: "application/xml" is not application/json`},
+		{name: "binary ce-datacontenttype not JSON over a JSON Content-Type", header: binaryHeader(map[string][]string{"ce-datacontenttype": {"text/plain"}}), body: dataJSON(t, nil), want: `datacontenttype: "text/plain" is not application/json`},
+		{name: "binary id malformed percent-encoding", header: binaryHeader(map[string][]string{"ce-id": {"sku%2"}}), body: dataJSON(t, nil), want: `id: header ce-id: malformed percent-encoding at byte 3`, read: &readable{Source: testSource}},
+		{name: "binary source overlong UTF-8", header: binaryHeader(map[string][]string{"ce-source": {"pim%C0%A0x"}}), body: dataJSON(t, nil), want: `source: header ce-source: percent-encoded bytes are not UTF-8`, read: &readable{ID: testID}},
+		{name: "binary id percent-encoded NUL", header: binaryHeader(map[string][]string{"ce-id": {"a%00b"}}), body: dataJSON(t, nil), want: `id: must not contain a NUL byte`, read: &readable{ID: "a\x00b", Source: testSource}},
+		{name: "binary type unterminated quoted string", header: binaryHeader(map[string][]string{"ce-type": {`"asset.published`}}), body: dataJSON(t, nil), want: `type: header ce-type: unterminated quoted string`},
+		{name: "cloudevents content type is structured despite ce-specversion", header: binaryHeader(map[string][]string{"content-type": {"application/cloudevents+json"}}), body: dataJSON(t, nil), want: `specversion: required`, read: &readable{}},
 		// data.src.
 		{name: "src missing", body: eventJSON(t, nil, map[string]any{"src": absent}), want: `data.src: required`},
 		{name: "src a number", body: eventJSON(t, nil, map[string]any{"src": 1}), want: `data.src: must be a string, got number`},

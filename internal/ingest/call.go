@@ -7,9 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
@@ -61,7 +58,7 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 		// delivery reconciles.
 		return p.handBack(context.WithoutCancel(ctx), d, "stopping during the call", p.o.Backoff.Base)
 	}
-	d.span.RecordError(err, trace.WithAttributes(attribute.String("error.type", gqlapi.KindOf(err).String())))
+	telemetry.Fail(d.span, gqlapi.KindOf(err).String(), "createAsset failed", err)
 	return p.failed(ctx, d, entry, rev, err, true)
 }
 

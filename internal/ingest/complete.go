@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/codes"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
@@ -62,7 +61,7 @@ func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry
 		// Nothing was published: the next delivery reconciles.
 		return p.systemic(ctx, d, "recording the created asset in the ledger", err)
 	}
-	if _, err := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), nats.Header{}, entry.Completion, completion.ID()); err != nil {
+	if _, err := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), events.CompletionHeader(), entry.Completion, completion.ID()); err != nil {
 		// The entry is created: the next delivery republishes the same completion.
 		return p.systemic(ctx, d, "publishing asset.ingested", err)
 	}
@@ -111,7 +110,7 @@ func (p *Pipeline) recordCreated(ctx context.Context, d *delivery, entry ledger.
 func (p *Pipeline) republishIngested(ctx context.Context, d *delivery, entry ledger.Entry) Outcome {
 	var c events.Ingested
 	c.Key = d.ev.Key
-	if _, err := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), nats.Header{}, entry.Completion, c.ID()); err != nil {
+	if _, err := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), events.CompletionHeader(), entry.Completion, c.ID()); err != nil {
 		return p.systemic(ctx, d, "republishing asset.ingested", err)
 	}
 	return p.ack(ctx, d, entry, entry.AssetID)
@@ -134,13 +133,12 @@ func (p *Pipeline) ack(ctx context.Context, d *delivery, entry ledger.Entry, ass
 // publish sends one message under a producer span whose context its headers carry, with
 // Nats-Msg-Id msgID, and waits for the stream's acknowledgement.
 func (p *Pipeline) publish(ctx context.Context, subject string, h nats.Header, body []byte, msgID string) (*jetstream.PubAck, error) {
+	h.Set(events.HeaderMsgID, msgID) // before the span starts: it is messaging.message.id
 	ctx, span := telemetry.StartPublish(ctx, p.o.Tracer, p.o.Propagator, subject, h)
 	defer span.End()
-	h.Set(events.HeaderMsgID, msgID)
 	ack, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Header: h, Data: body})
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "publish failed")
+		telemetry.Fail(span, telemetry.ErrorType(err), "publish failed", err)
 		return nil, fmt.Errorf("publishing to %s: %w", subject, err)
 	}
 	return ack, nil

@@ -120,14 +120,14 @@ func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.
 		return p.systemic(ctx, d, "encoding asset.ingest_failed", err)
 	}
 	token := events.SourceToken(d.subject)
-	if _, err := p.publish(ctx, events.FailedSubject(token), nats.Header{}, body, failed.ID()); err != nil {
+	if _, err := p.publish(ctx, events.FailedSubject(token), events.CompletionHeader(), body, failed.ID()); err != nil {
 		return p.systemic(ctx, d, "publishing asset.ingest_failed", err)
 	}
 	if err := d.settle.TermWithReason(dl.Class); err != nil {
 		p.o.Logger.WarnContext(ctx, "terminate failed; a redelivery repeats the dead letter as a duplicate", p.logAttrs(d, "error", err)...)
 	}
 	d.span.SetStatus(codes.Error, dl.Class)
-	d.span.SetAttributes(attribute.String("ingest.error_class", dl.Class), attribute.Int64("ingest.dlq_sequence", int64(seq)))
+	d.span.SetAttributes(attribute.String("error.type", dl.Class), attribute.String("ingest.error_class", dl.Class), attribute.Int64("ingest.dlq_sequence", int64(seq)))
 	p.o.Metrics.deadLettered(ctx, dl.Class)
 	p.o.Logger.WarnContext(ctx, "event dead-lettered", p.logAttrs(d,
 		"outcome", OutcomeDeadLettered, "class", dl.Class, "error", dl.Err, "attempts", dl.Attempts, "dlq_sequence", seq,

@@ -18,6 +18,7 @@ type Metrics struct {
 	outcomes        metric.Int64Counter
 	deadLetters     metric.Int64Counter
 	calls           metric.Float64Histogram
+	callResults     metric.Int64Counter
 	inFlight        metric.Int64UpDownCounter
 	ledgerReads     metric.Int64Counter
 	reconciliations metric.Int64Counter
@@ -83,6 +84,10 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 		metric.WithExplicitBucketBoundaries(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)); err != nil {
 		return nil, err
 	}
+	if m.callResults, err = meter.Int64Counter("ingest.create_asset.calls", metric.WithUnit("{call}"),
+		metric.WithDescription("createAsset calls by result: ok or the error kind.")); err != nil {
+		return nil, err
+	}
 	if m.inFlight, err = meter.Int64UpDownCounter("ingest.events.in_flight", metric.WithUnit("{event}"),
 		metric.WithDescription("Deliveries being handled by this replica.")); err != nil {
 		return nil, err
@@ -95,7 +100,29 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 		metric.WithDescription("Reconciliation lookups by whether an earlier attempt's asset was found.")); err != nil {
 		return nil, err
 	}
+	m.zero(context.Background())
 	return m, nil
+}
+
+// zero adds 0 to every counter for each of its known attribute values, so that every series
+// is exported from the start and an alert on a rate sees the first increase.
+func (m *Metrics) zero(ctx context.Context) {
+	m.receivedCount.Add(ctx, 0)
+	m.inFlight.Add(ctx, 0)
+	for _, z := range []struct {
+		counter metric.Int64Counter
+		sets    attrSets
+	}{
+		{m.outcomes, m.outcomeAttrs}, {m.deadLetters, m.classAttrs},
+		{m.callResults, m.resultAttrs}, {m.ledgerReads, m.stateAttrs},
+	} {
+		for _, o := range z.sets.sets {
+			z.counter.Add(ctx, 0, o)
+		}
+	}
+	for _, o := range m.foundAttrs {
+		m.reconciliations.Add(ctx, 0, o)
+	}
 }
 
 func (m *Metrics) received(ctx context.Context) {
@@ -124,7 +151,9 @@ func (m *Metrics) call(ctx context.Context, d time.Duration, err error) {
 	if err != nil {
 		result = gqlapi.KindOf(err).String()
 	}
-	m.calls.Record(ctx, d.Seconds(), m.resultAttrs.with(result))
+	o := m.resultAttrs.with(result)
+	m.calls.Record(ctx, d.Seconds(), o)
+	m.callResults.Add(ctx, 1, o)
 }
 
 func (m *Metrics) inflight(ctx context.Context, delta int64) {

@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -329,8 +328,7 @@ func (p *Pipeline) handBack(ctx context.Context, d *delivery, why string, delay 
 // the replica pauses and the message is handed back without spending an attempt.
 func (p *Pipeline) systemic(ctx context.Context, d *delivery, doing string, err error) Outcome {
 	reason := fmt.Sprintf("%s failed: %v", doing, err)
-	d.span.RecordError(err)
-	d.span.SetStatus(codes.Error, reason)
+	telemetry.Fail(d.span, "systemic", reason, err)
 	p.o.Logger.ErrorContext(ctx, "systemic failure", p.logAttrs(d, "doing", doing, "error", err)...)
 	p.pause.Pause(reason)
 	return p.handBack(ctx, d, reason, p.o.Backoff.Base)

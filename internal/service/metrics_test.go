@@ -129,6 +129,9 @@ func TestMetricsCountAMixedRun(t *testing.T) {
 		{series{"ingest_dead_letters_total", nil}, m},
 		{series{"ingest_create_asset_duration_seconds", nil}, n + 2*k},
 		{series{"ingest_create_asset_duration_seconds", map[string]string{"result": "ok"}}, n + k},
+		{series{"ingest_create_asset_calls_total", map[string]string{"result": "ok"}}, n + k},
+		{series{"ingest_create_asset_calls_total", map[string]string{"result": "transient"}}, k},
+		{series{"ingest_create_asset_calls_total", map[string]string{"result": "rate_limited"}}, 0},
 		{series{"ingest_ledger_reads_total", map[string]string{"state": "miss"}}, n + k},
 		{series{"ingest_ledger_reads_total", map[string]string{"state": "pending"}}, k},
 		{series{"ingest_ledger_reads_total", nil}, n + 2*k},
@@ -165,7 +168,6 @@ var validName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 // allowedLabels are every label name the service's metrics may carry: bounded sets only.
 var allowedLabels = []string{
 	"outcome", "error_class", "result", "state", "found", "graphql_operation_name",
-	"otel_scope_name", "otel_scope_version", "otel_scope_schema_url",
 	"le",
 	// otelhttp's client metrics and the resource's target_info.
 	"http_request_method", "http_response_status_code", "server_address", "server_port",
@@ -229,6 +231,57 @@ func familyNames(fams map[string]*dto.MetricFamily) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestMetricsStartAtZero: before any event, every counter already has a series at 0 for each
+// known label value, so that an alert on a rate sees the first increase; no series carries the
+// exporter's otel_scope_* labels.
+func TestMetricsStartAtZero(t *testing.T) {
+	t.Parallel()
+	e := servicetest.Start(t, servicetest.Options{})
+	fams := scrape(t, e)
+	want := map[string][]map[string]string{
+		"ingest_events_received_total": {nil},
+		"ingest_events_outcomes_total": {{"outcome": "ingested"}, {"outcome": "retry"}, {"outcome": "dead_lettered"}, {"outcome": "handed_back"}},
+		"ingest_dead_letters_total":    {{"error_class": "invalid_event"}, {"error_class": "rejected"}, {"error_class": "exhausted"}},
+		"ingest_create_asset_calls_total": {{"result": "ok"}, {"result": "transient"}, {"result": "rate_limited"},
+			{"result": "rejected"}, {"result": "permission"}, {"result": "unauthorized"}},
+		"ingest_ledger_reads_total":    {{"state": "miss"}, {"state": "pending"}, {"state": "created"}, {"state": "dead"}},
+		"ingest_reconciliations_total": {{"found": "true"}, {"found": "false"}},
+		"ingest_events_in_flight":      {nil},
+	}
+	for name, series := range want {
+		for _, labels := range series {
+			t.Run(seriesName(name, labels), func(t *testing.T) {
+				t.Parallel()
+				f, ok := fams[name]
+				if !ok {
+					t.Fatalf("/metrics has no %s before any event; families: %v", name, familyNames(fams))
+				}
+				n := 0
+				for _, m := range f.GetMetric() {
+					if hasLabels(m, labels) {
+						n++
+					}
+				}
+				if n != 1 || sample(fams, name, labels) != 0 {
+					t.Errorf("%d series of %s%v with value %v, want one at 0", n, name, labels, sample(fams, name, labels))
+				}
+			})
+		}
+	}
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if strings.HasPrefix(l.GetName(), "otel_scope_") {
+					t.Errorf("%s carries %s=%q", name, l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+	if _, ok := fams["otel_scope_info"]; ok {
+		t.Error("/metrics has otel_scope_info")
+	}
 }
 
 // TestMetricsWhilePaused: while the credentials are refused the replica pauses, the paused

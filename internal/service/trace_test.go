@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -154,6 +155,9 @@ func TestOneTraceAcrossEveryHop(t *testing.T) {
 	if process.SpanKind != trace.SpanKindConsumer {
 		t.Errorf("process span kind %s, want consumer", process.SpanKind)
 	}
+	if diff := cmp.Diff([]string{traceparentOf(pub)}, linkedTo(process)); diff != "" {
+		t.Errorf("process span links, want one to the message's creation context (-want +got):\n%s", diff)
+	}
 	wantAttrs := map[attribute.Key]attribute.Value{
 		"messaging.system":               attribute.StringValue("nats"),
 		"messaging.operation.type":       attribute.StringValue("process"),
@@ -196,6 +200,9 @@ func TestOneTraceAcrossEveryHop(t *testing.T) {
 	ingested := e.Subjects("ASSET_RESULTS", "assets.ingested.")[0]
 	if tp := ingested.Header.Get("traceparent"); tp != traceparentOf(send.SpanContext) {
 		t.Errorf("asset.ingested traceparent %q, want the send span's %q", tp, traceparentOf(send.SpanContext))
+	}
+	if id := ingested.Header.Get(nats.MsgIdHdr); id == "" || attrs(send)["messaging.message.id"].AsString() != id {
+		t.Errorf("send span messaging.message.id %q, want the completion's Nats-Msg-Id %q", attrs(send)["messaging.message.id"].AsString(), id)
 	}
 
 	reqs := e.Sandbox.Requests()
@@ -241,8 +248,9 @@ func TestDeadLetteredTraceEndsInTheDeadLetterSpan(t *testing.T) {
 	if process.Parent.SpanID() != pub.SpanID() {
 		t.Errorf("process span's parent %s, want the publisher's %s", process.Parent.SpanID(), pub.SpanID())
 	}
-	if process.Status.Code != codes.Error || attrs(process)["ingest.error_class"].AsString() != "rejected" {
-		t.Errorf("process span status %v, attributes %v: want an error with class rejected", process.Status, process.Attributes)
+	if process.Status.Code != codes.Error || attrs(process)["ingest.error_class"].AsString() != "rejected" ||
+		attrs(process)["error.type"].AsString() != "rejected" {
+		t.Errorf("process span status %v, attributes %v: want an error with class and error.type rejected", process.Status, process.Attributes)
 	}
 	client := mustSpan(t, spans, "CreateAsset")
 	if !descends(spans, client, process.SpanContext.SpanID()) {
@@ -259,12 +267,19 @@ func TestDeadLetteredTraceEndsInTheDeadLetterSpan(t *testing.T) {
 	if got := dl.Header.Get("Ingest-Original-Traceparent"); got != traceparentOf(pub) {
 		t.Errorf("Ingest-Original-Traceparent %q, want the publisher's %q", got, traceparentOf(pub))
 	}
+	if got, want := attrs(dlSpan)["messaging.message.id"].AsString(), dl.Header.Get(nats.MsgIdHdr); got != want || want == "" {
+		t.Errorf("dead-letter span messaging.message.id %q, want the dead letter's Nats-Msg-Id %q", got, want)
+	}
 	// The failure event follows under the same process span.
 	e.WaitFor(5*time.Second, "asset.ingest_failed", func() bool { return len(completions(t, e, "assets.failed.")) == 1 })
 	spans = spansOf(t, e, pub.TraceID(), "send assets.failed.*")
 	failed := mustSpan(t, spans, "send assets.failed.*")
 	if failed.Parent.SpanID() != process.SpanContext.SpanID() {
 		t.Errorf("asset.ingest_failed span's parent %s, want the process span", failed.Parent.SpanID())
+	}
+	failedMsg := e.Subjects("ASSET_RESULTS", "assets.failed.")[0]
+	if got, want := attrs(failed)["messaging.message.id"].AsString(), failedMsg.Header.Get(nats.MsgIdHdr); got != want || want == "" {
+		t.Errorf("asset.ingest_failed span messaging.message.id %q, want its Nats-Msg-Id %q", got, want)
 	}
 	noSecrets(t, spans)
 }
@@ -308,9 +323,13 @@ func TestReplayedEventLinksToItsDeadLetter(t *testing.T) {
 				}
 				return false
 			})
-			if len(process.Links) != 1 || process.Links[0].SpanContext.TraceID() != dead.TraceID() ||
-				process.Links[0].SpanContext.SpanID() != dead.SpanID() {
-				t.Errorf("process span links %+v, want exactly one to %s", process.Links, traceparentOf(dead))
+			wantLinks := []string{traceparentOf(dead)}
+			if tc.wantParent {
+				// The message's creation context comes first.
+				wantLinks = append([]string{traceparentOf(pub)}, wantLinks...)
+			}
+			if diff := cmp.Diff(wantLinks, linkedTo(process)); diff != "" {
+				t.Errorf("process span links (-want +got):\n%s", diff)
 			}
 			if tc.wantParent {
 				if process.Parent.SpanID() != pub.SpanID() || process.SpanContext.TraceID() != pub.TraceID() {
@@ -345,6 +364,46 @@ func TestReplayedEventLinksToItsDeadLetter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFailedPublishSpansCarryErrorType: with the results stream gone, the completion's send
+// span fails with error.type naming the NATS failure, still with its messaging.message.id, and
+// the process span of the delivery, handed back as a systemic failure, carries error.type too.
+func TestFailedPublishSpansCarryErrorType(t *testing.T) {
+	t.Parallel()
+	e := servicetest.Start(t, servicetest.Options{})
+	if err := e.JS.DeleteStream(t.Context(), "ASSET_RESULTS"); err != nil {
+		t.Fatal(err)
+	}
+	pub := publisherSpan(t, e)
+	msg := servicetest.NewEvent("traced-no-results").Msg()
+	msg.Header.Set("traceparent", traceparentOf(pub))
+	e.Publish(msg)
+
+	spans := spansOf(t, e, pub.TraceID(), "process assets.published.*")
+	send := mustSpan(t, spans, "send assets.ingested.*")
+	process := mustSpan(t, spans, "process assets.published.*")
+	type span struct{ Status, ErrorType string }
+	got := []span{
+		{send.Status.Code.String(), attrs(send)["error.type"].AsString()},
+		{process.Status.Code.String(), attrs(process)["error.type"].AsString()},
+	}
+	want := []span{{"Error", "no_stream_response"}, {"Error", "systemic"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("send and process spans (-want +got):\n%s", diff)
+	}
+	if id := attrs(send)["messaging.message.id"].AsString(); !strings.HasSuffix(id, ":ingested") {
+		t.Errorf("failed send span messaging.message.id %q, want the completion's id", id)
+	}
+}
+
+// linkedTo returns the traceparents a span links to, in order.
+func linkedTo(s tracetest.SpanStub) []string {
+	var out []string
+	for _, l := range s.Links {
+		out = append(out, traceparentOf(l.SpanContext))
+	}
+	return out
 }
 
 // logRecord is one JSON log line.

@@ -23,7 +23,9 @@ func newMetrics(res *resource.Resource) (*sdkmetric.MeterProvider, http.Handler,
 	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
 		return nil, nil, fmt.Errorf("registering the process collector: %w", err)
 	}
-	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
+	// Without scope labels: one service's dashboards gain nothing from otel_scope_name,
+	// otel_scope_version and otel_scope_schema_url on every series.
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the Prometheus metrics exporter: %w", err)
 	}

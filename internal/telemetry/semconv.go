@@ -2,12 +2,15 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
@@ -115,9 +118,11 @@ func ProcessAttributes(msg ProcessInfo) []attribute.KeyValue {
 // delivery and returns it with a context holding it and any inbound baggage.
 //
 // Its parent is the publisher's context extracted through p from msg.Header
-// (header names in any case). When the headers carry no valid trace context
-// the span is a new root, whatever span ctx already holds. When msg.Link is
-// valid the span links to it, with or without a parent. The caller ends the
+// (header names in any case), and the span also links to that context, the
+// message's creation context, as the messaging conventions ask. When the
+// headers carry no valid trace context the span is a new root, whatever span
+// ctx already holds. When msg.Link is valid the span links to it as well,
+// with or without a parent. The caller ends the
 // span, adds [Attempt] when known and records the outcome.
 //
 // With a noop tracer (OTEL_SDK_DISABLED=true) the returned context carries
@@ -133,6 +138,7 @@ func StartProcess(ctx context.Context, tr trace.Tracer, p propagation.TextMapPro
 	parent := ctx
 	if inbound := trace.SpanContextFromContext(extracted); inbound.IsValid() {
 		parent = trace.ContextWithRemoteSpanContext(parent, inbound)
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: inbound}))
 	} else {
 		opts = append(opts, trace.WithNewRoot())
 	}
@@ -171,6 +177,41 @@ func StartPublish(ctx context.Context, tr trace.Tracer, p propagation.TextMapPro
 		trace.WithAttributes(attrs...))
 	Inject(ctx, p, h)
 	return ctx, span
+}
+
+// Fail marks span as failed: status Error with description, error.type set
+// to errorType (a low-cardinality identifier such as an error class or
+// [ErrorType]'s answer), and err, when not nil, recorded as an exception.
+func Fail(span trace.Span, errorType, description string, err error) {
+	if err != nil {
+		span.RecordError(err)
+	}
+	span.SetStatus(codes.Error, description)
+	span.SetAttributes(semconv.ErrorTypeKey.String(errorType))
+}
+
+// ErrorType names err for error.type on a failed NATS operation: "timeout",
+// "canceled", "no_stream_response", "no_responders", "connection_closed",
+// "jetstream_api_error", or else the error's type
+// as the conventions' [semconv.ErrorType] names it (a bounded set).
+func ErrorType(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, jetstream.ErrNoStreamResponse):
+		return "no_stream_response"
+	case errors.Is(err, nats.ErrNoResponders):
+		return "no_responders"
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining):
+		return "connection_closed"
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return "jetstream_api_error"
+	}
+	return semconv.ErrorType(err).Value.AsString()
 }
 
 func clampInt64(v uint64) int64 {

@@ -2,11 +2,15 @@ package telemetry
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -134,9 +138,13 @@ func TestStartProcessLink(t *testing.T) {
 		header       nats.Header
 		wantParent   string // span id, "" for a root
 		wantSameAsIn bool   // trace id equals the inbound one
+		wantLinks    []string
 	}{
-		{name: "no inbound trace: new root with the link", header: nats.Header{}, wantParent: ""},
-		{name: "inbound trace: child with the link", header: nats.Header{"traceparent": {inboundTraceparent}}, wantParent: inboundSpanID, wantSameAsIn: true},
+		{name: "no inbound trace: new root with the link", header: nats.Header{}, wantParent: "",
+			wantLinks: []string{replayTraceID + "/b7ad6b7169203331"}},
+		{name: "inbound trace: child linked to its creation context and the link", header: nats.Header{"traceparent": {inboundTraceparent}},
+			wantParent: inboundSpanID, wantSameAsIn: true,
+			wantLinks: []string{inboundTraceID + "/" + inboundSpanID, replayTraceID + "/b7ad6b7169203331"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +170,7 @@ func TestStartProcessLink(t *testing.T) {
 			for _, l := range got.Links {
 				links = append(links, l.SpanContext.TraceID().String()+"/"+l.SpanContext.SpanID().String())
 			}
-			if diff := cmp.Diff([]string{replayTraceID + "/b7ad6b7169203331"}, links); diff != "" {
+			if diff := cmp.Diff(tt.wantLinks, links); diff != "" {
 				t.Errorf("links (-want +got):\n%s", diff)
 			}
 		})
@@ -207,6 +215,44 @@ func TestStartPublishInjectsProducerContext(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, attrs(got.Attributes)); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)
+	}
+}
+
+// TestFail: a failed span has status Error, error.type and the error as an exception event;
+// ErrorType names NATS failures from a bounded set.
+func TestFail(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, wantType string
+		err            error
+	}{
+		{"timeout", "timeout", fmt.Errorf("publishing: %w", nats.ErrTimeout)},
+		{"deadline", "timeout", context.DeadlineExceeded},
+		{"canceled", "canceled", fmt.Errorf("publishing: %w", context.Canceled)},
+		{"no responders", "no_responders", fmt.Errorf("publishing: %w", nats.ErrNoResponders)},
+		{"closed", "connection_closed", nats.ErrConnectionClosed},
+		{"no stream", "no_stream_response", fmt.Errorf("publishing: %w", jetstream.ErrNoStreamResponse)},
+		{"API error", "jetstream_api_error", &jetstream.APIError{Code: 400, ErrorCode: 10071}},
+		{"other", "*errors.errorString", errors.New("boom")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tel, exp := setupMemory(t, nil)
+			_, span := tel.TracerProvider.Tracer(ScopeName).Start(context.Background(), "op")
+			Fail(span, ErrorType(tt.err), "publish failed", tt.err)
+			span.End()
+			got := spanNamed(t, exp, "op")
+			if diff := cmp.Diff(tt.wantType, attrs(got.Attributes)["error.type"]); diff != "" {
+				t.Errorf("error.type (-want +got):\n%s", diff)
+			}
+			if got.Status.Code != codes.Error || got.Status.Description != "publish failed" {
+				t.Errorf("status %+v, want Error with the description", got.Status)
+			}
+			if len(got.Events) != 1 || got.Events[0].Name != "exception" {
+				t.Errorf("events %+v, want one exception", got.Events)
+			}
+		})
 	}
 }
 
