@@ -99,7 +99,9 @@ func New(o Options) (*Client, error) {
 	}
 	var creds credentials = staticToken(o.PAT)
 	if o.PAT == "" {
-		tokens := &http.Client{Transport: userAgent{next: o.Transport, agent: o.UserAgent}}
+		// A redirect would post the client secret elsewhere: the token endpoint's 3xx is a
+		// failed fetch (see classifyTokenError).
+		tokens := &http.Client{Transport: userAgent{next: o.Transport, agent: o.UserAgent}, CheckRedirect: noRedirects}
 		creds = newTokenCache(o.AuthURL, o.ClientID, o.ClientSecret, tokens, o.Clock)
 	}
 	return &Client{gql: &caller{
@@ -110,7 +112,7 @@ func New(o Options) (*Client, error) {
 			// The caller sets the User-Agent of API requests itself.
 			Transport: tracedTransport(o.Transport, o.TracerProvider, o.MeterProvider),
 			// A redirect would send the token elsewhere; the API never redirects.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			CheckRedirect: noRedirects,
 		},
 		creds:   creds,
 		limiter: o.Limiter,
@@ -118,6 +120,10 @@ func New(o Options) (*Client, error) {
 		metrics: m,
 	}}, nil
 }
+
+// noRedirects makes an http.Client return a 3xx answer as it is instead of following it, so
+// that no secret or token is re-sent to wherever Location points.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // validate lists every problem of o in one error, naming fields, never their values.
 func (o Options) validate() error {
