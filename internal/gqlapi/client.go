@@ -40,8 +40,9 @@ type Options struct {
 	// PAT is a personal access token, sent as a static bearer token instead of client
 	// credentials. Setting both PAT and ClientID or ClientSecret is an error.
 	PAT string
-	// Timeout bounds each API request, the token fetch it needs included (the wait for the
-	// Limiter excluded). 0 means 30 seconds.
+	// Timeout bounds each API call from the end of its wait for the Limiter: the token fetch
+	// it needs, and a repeat after a 401 with its token refresh and its own wait for the
+	// Limiter, included. 0 means 30 seconds.
 	Timeout time.Duration
 	// UserAgent is sent with every request, such as "asset-ingest-consumer/1.2.3". Empty
 	// means "asset-ingest-consumer".
