@@ -51,10 +51,8 @@ func (c *caller) MakeRequest(ctx context.Context, req *graphql.Request, resp *gr
 	if err := c.wait(ctx, op.name); err != nil {
 		return err
 	}
-	if check, ok := ctx.Value(startCheckKey{}).(func() error); ok {
-		if err := check(); err != nil {
-			return fmt.Errorf("%w: %s: %w", ErrNotSent, op.name, err)
-		}
+	if err := CheckStart(ctx); err != nil {
+		return fmt.Errorf("%s: %w", op.name, err)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -99,6 +97,20 @@ type startCheckKey struct{}
 // depends on still holds for the call's whole timeout.
 func WithStartCheck(ctx context.Context, check func() error) context.Context {
 	return context.WithValue(ctx, startCheckKey{}, check)
+}
+
+// CheckStart runs the check WithStartCheck put in ctx, if any, and returns its error wrapped
+// with ErrNotSent. A request that carries several calls (a batch) checks each member's
+// context before it is sent.
+func CheckStart(ctx context.Context) error {
+	check, ok := ctx.Value(startCheckKey{}).(func() error)
+	if !ok {
+		return nil
+	}
+	if err := check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotSent, err)
+	}
+	return nil
 }
 
 // wait waits for the request budget. ctx bounds the wait.

@@ -34,7 +34,7 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 	defer cancelCall()
 	keep := p.keepClaim(callCtx, d, entry, rev, cancelCall)
 	start := p.o.Now()
-	asset, err := p.api.CreateAsset(callCtx, toInput(d.ev.Asset))
+	asset, err := p.api.CreateAsset(gqlapi.WithStartCheck(callCtx, keep.startCheck(p)), toInput(d.ev.Asset))
 	p.o.Metrics.call(ctx, time.Since(start), err)
 	entry, rev, lost := keep.stop()
 	if err == nil {
@@ -45,6 +45,11 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 		return p.ingested(wctx, d, entry, rev, asset)
 	}
 	switch {
+	case errors.Is(err, errClaimUnconfirmed):
+		// Nothing was sent: the ledger could not confirm the claim (NATS is out of reach), so
+		// another replica may take the event over before a call would end.
+		p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
+		return p.systemic(context.WithoutCancel(ctx), d, "confirming the claim in the ledger", err)
 	case errors.Is(err, gqlapi.ErrNotSent):
 		// Stopped while waiting for the request budget: nothing was sent, so nothing counts.
 		p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)

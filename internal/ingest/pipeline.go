@@ -55,6 +55,9 @@ type Options struct {
 	MaxAttempts int
 	Backoff     Backoff
 	AckWait     time.Duration
+	// CallTimeout bounds one API call (AMPLIENCE_TIMEOUT): a createAsset call starts only while
+	// its claim, as last confirmed in the ledger, stays live for longer than this.
+	CallTimeout time.Duration
 	// MaxPayload is the server's maximum message size; a dead letter that would exceed it is
 	// published without its body.
 	MaxPayload int64

@@ -193,7 +193,7 @@ func Run(ctx context.Context, o Options) error {
 		Rules:       events.Rules{AllowHTTP: cfg.AllowHTTP, DefaultRepositoryID: cfg.AssetRepositoryID, Sources: sources},
 		MaxAttempts: cfg.MaxAttempts,
 		Backoff:     ingest.Backoff{Base: cfg.BackoffBase, Max: cfg.BackoffMax},
-		AckWait:     cfg.AckWait, MaxPayload: nc.MaxPayload(),
+		AckWait:     cfg.AckWait, CallTimeout: cfg.AmplienceTimeout, MaxPayload: nc.MaxPayload(),
 		Now: o.Now, Logger: log.With("component", "pipeline"),
 		Tracer: tel.TracerProvider.Tracer(Name), Propagator: tel.Propagator, Metrics: metrics,
 	})
