@@ -174,8 +174,10 @@ func Run(ctx context.Context, o Options) error {
 		defer cancel()
 		return errors.Join(err, led.Check(nctx), streamCheck(nctx, bound.Results), streamCheck(nctx, bound.DLQ))
 	}
+	// The replica starts paused: it takes no message, and is not ready, before a first probe
+	// passed (a deployment with refused credentials never becomes ready).
 	pauser := ingest.NewPauser(probe, ingest.PauserOptions{
-		Now: o.Now, Logger: log.With("component", "pause"), OnChange: health.setPaused,
+		VerifyFirst: true, Now: o.Now, Logger: log.With("component", "pause"), OnChange: health.setPaused,
 	})
 	meter := tel.MeterProvider.Meter(Name)
 	metrics, err := ingest.NewMetrics(meter)

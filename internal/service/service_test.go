@@ -281,7 +281,7 @@ func TestCredentialsRefusedPausesThenRecovers(t *testing.T) {
 	t.Parallel()
 	e := servicetest.Start(t, servicetest.Options{NoService: true})
 	e.Sandbox.SetCredentialsValid(false)
-	e.StartService()
+	e.StartServiceUnready()
 	for i := range 3 {
 		e.Publish(servicetest.NewEvent("paused-" + itoa(uint64(i))).Msg())
 	}

@@ -133,6 +133,18 @@ func Start(tb testing.TB, o Options) *Env {
 
 // StartService starts the service (once) and waits until it pulls; it stops when the test ends.
 func (e *Env) StartService() {
+	e.TB.Helper()
+	e.startService(true)
+}
+
+// StartServiceUnready starts the service (once) and waits only until its HTTP endpoints
+// answer, for tests of a service that does not become ready; it stops when the test ends.
+func (e *Env) StartServiceUnready() {
+	e.TB.Helper()
+	e.startService(false)
+}
+
+func (e *Env) startService(waitReady bool) {
 	tb := e.TB
 	tb.Helper()
 	tel, err := telemetry.Setup(context.Background(), telemetry.Options{
@@ -163,6 +175,10 @@ func (e *Env) StartService() {
 		e.Stop()
 		_ = tel.Shutdown(context.Background())
 	})
+	if !waitReady {
+		e.WaitFor(15*time.Second, "the HTTP endpoints", func() bool { code, _ := e.Get("/healthz"); return code == http.StatusOK })
+		return
+	}
 	select {
 	case <-ready:
 	case err := <-e.done:
