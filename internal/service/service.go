@@ -161,14 +161,18 @@ func Run(ctx context.Context, o Options) error {
 	// repository when there is one (so a key that lost its DAM permission fails the probe
 	// instead of dead-lettering every event as rejected), and the ledger, results and
 	// dead-letter streams.
+	probeRepository := func(ctx context.Context, repositoryID string) error {
+		// Only an answer that says the system is unwell fails the probe; a search the API
+		// refuses as such (an unexpected schema) still proves it answers.
+		if _, err := api.FindByName(ctx, repositoryID, probeName, o.Now()); gqlapi.KindOf(err) != gqlapi.KindRejected {
+			return err
+		}
+		return nil
+	}
 	probe := func(ctx context.Context) error {
 		err := api.Probe(ctx)
 		if err == nil && cfg.AssetRepositoryID != "" {
-			// Only an answer that says the system is unwell fails the probe; a search the API
-			// refuses as such (an unexpected schema) still proves it answers.
-			if _, serr := api.FindByName(ctx, cfg.AssetRepositoryID, probeName, o.Now()); gqlapi.KindOf(serr) != gqlapi.KindRejected {
-				err = serr
-			}
+			err = probeRepository(ctx, cfg.AssetRepositoryID)
 		}
 		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -195,7 +199,7 @@ func Run(ctx context.Context, o Options) error {
 		Rules:       events.Rules{AllowHTTP: cfg.AllowHTTP, DefaultRepositoryID: cfg.AssetRepositoryID, Sources: sources},
 		MaxAttempts: cfg.MaxAttempts,
 		Backoff:     ingest.Backoff{Base: cfg.BackoffBase, Max: cfg.BackoffMax},
-		AckWait:     cfg.AckWait, CallTimeout: cfg.AmplienceTimeout, MaxPayload: nc.MaxPayload(),
+		AckWait:     cfg.AckWait, CallTimeout: cfg.AmplienceTimeout, ProbeRepository: probeRepository, MaxPayload: nc.MaxPayload(),
 		Now: o.Now, Logger: log.With("component", "pipeline"),
 		Tracer: tel.TracerProvider.Tracer(Name), Propagator: tel.Propagator, Metrics: metrics,
 	})
