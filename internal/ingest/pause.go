@@ -47,6 +47,9 @@ type Pauser struct {
 	probing   chan struct{} // closed when the running probe ends; nil when none runs
 	suspects  []string
 	verified  bool // a probe has passed
+	// stale: the last probe was the verification at start. Its pass answers no failure, so
+	// Check does not reuse it: it probes once the minimum gap allows.
+	stale bool
 }
 
 // notVerified is the pause reason until a first probe passed.
@@ -166,8 +169,14 @@ func (p *Pauser) Suspect(eventKey string) bool {
 
 // Check probes, or returns the result of a probe that ran within the minimum probe gap, so a
 // burst of suspicious failures costs at most one probe per gap. A caller that arrives while a
-// probe runs waits for its result.
+// probe runs waits for its result. The verification at start passed before any failure: a
+// failure within the gap after it waits for the gap to end and probes.
 func (p *Pauser) Check(ctx context.Context) error {
+	return p.check(ctx, false)
+}
+
+// check is Check; verifying marks the verification probe at start.
+func (p *Pauser) check(ctx context.Context, verifying bool) error {
 	p.mu.Lock()
 	if running := p.probing; running != nil {
 		p.mu.Unlock()
@@ -180,10 +189,18 @@ func (p *Pauser) Check(ctx context.Context) error {
 		defer p.mu.Unlock()
 		return p.lastErr
 	}
-	if !p.lastProbe.IsZero() && p.o.Now().Sub(p.lastProbe) < p.o.MinProbeGap {
-		err := p.lastErr
+	if since := p.o.Now().Sub(p.lastProbe); !p.lastProbe.IsZero() && since < p.o.MinProbeGap {
+		err, stale := p.lastErr, p.stale && p.lastErr == nil
 		p.mu.Unlock()
-		return err
+		if !stale {
+			return err
+		}
+		select {
+		case <-p.o.After(p.o.MinProbeGap - since):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return p.check(ctx, verifying)
 	}
 	running := make(chan struct{})
 	p.probing = running
@@ -192,7 +209,7 @@ func (p *Pauser) Check(ctx context.Context) error {
 	err := p.probe(ctx)
 
 	p.mu.Lock()
-	p.lastProbe, p.lastErr, p.probing = p.o.Now(), err, nil
+	p.lastProbe, p.lastErr, p.probing, p.stale = p.o.Now(), err, nil, verifying
 	p.verified = p.verified || err == nil
 	p.mu.Unlock()
 	close(running)
@@ -226,8 +243,9 @@ func (p *Pauser) Run(ctx context.Context) error {
 			}
 			p.mu.Lock()
 			seen := p.pauses
+			verifying := p.o.VerifyFirst && !p.verified
 			p.mu.Unlock()
-			if err := p.Check(ctx); err != nil {
+			if err := p.check(ctx, verifying); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}

@@ -262,3 +262,39 @@ func TestProbeGapsWhilePaused(t *testing.T) {
 		})
 	}
 }
+
+// The verification at start passed before any failure: a failure within the minimum gap after
+// it is probed once the gap allows, not judged by that verdict, which would make an outage
+// that begins right after start look like the event's fault.
+func TestFailureRightAfterTheVerificationIsProbed(t *testing.T) {
+	t.Parallel()
+	clock := &fakeTimers{now: time.Unix(1000, 0)}
+	probe := &fakeProbe{}
+	p := NewPauser(probe.probe, PauserOptions{VerifyFirst: true, Now: clock.Now, After: clock.After})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-p.Resumed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not resumed after the verification passed")
+	}
+
+	probe.set(errors.New("API down"))
+	err := p.Check(t.Context())
+
+	if err == nil {
+		t.Error("Check reused the verification's pass for a later failure")
+	}
+	if n := probe.calls.Load(); n != 2 {
+		t.Errorf("%d probes, want the verification and one for the failure", n)
+	}
+	if diff := cmp.Diff([]time.Duration{5 * time.Second}, clock.recorded()); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
+	}
+	// A burst of failures right after shares that probe's verdict.
+	if err := p.Check(t.Context()); err == nil || probe.calls.Load() != 2 {
+		t.Errorf("Check = %v after %d probes; want the cached failure without another probe", err, probe.calls.Load())
+	}
+}

@@ -308,6 +308,26 @@ func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 	}
 }
 
+// EventRequests counts the GraphQL requests the sandbox received for events: all but the
+// probe's (its query, and its search for a name no asset has), which the service makes at start
+// and while paused.
+func (e *Env) EventRequests() int {
+	n := 0
+	for _, r := range e.Sandbox.Requests() {
+		if !IsProbe(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// IsProbe reports whether the sandbox received r from the service's probe: its query, or its
+// search for a name no asset has.
+func IsProbe(r sandbox.Request) bool {
+	return r.OperationName == "Probe" ||
+		r.OperationName == "FindAssetsByName" && r.Variables["name"] == "asset-ingest-consumer-probe"
+}
+
 // Get fetches path from the service's HTTP endpoints and returns the status and body.
 func (e *Env) Get(path string) (int, string) {
 	e.TB.Helper()
