@@ -181,6 +181,20 @@ func (f *fakeTimers) recorded() []time.Duration {
 	return append([]time.Duration(nil), f.waits...)
 }
 
+// runUntilResumed runs p until the test ends, and waits until a probe resumed it.
+func runUntilResumed(tb testing.TB, p *Pauser) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-p.Resumed():
+	case <-time.After(10 * time.Second):
+		tb.Fatal("not resumed after the probe passed")
+	}
+}
+
 // countingProbe fails its first failures calls, then passes.
 type countingProbe struct {
 	failures int32
@@ -238,16 +252,7 @@ func TestProbeGapsWhilePaused(t *testing.T) {
 					t.Fatal("the probe passed at once")
 				}
 			}
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan struct{})
-			go func() { _ = p.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
-
-			select {
-			case <-p.Resumed():
-			case <-time.After(10 * time.Second):
-				t.Fatal("not resumed after the probe passed")
-			}
+			runUntilResumed(t, p)
 			if diff := cmp.Diff(tt.wantWaits, clock.recorded()); diff != "" {
 				t.Errorf("waits between probes (-want +got):\n%s", diff)
 			}
@@ -271,15 +276,7 @@ func TestFailureRightAfterTheVerificationIsProbed(t *testing.T) {
 	clock := &fakeTimers{now: time.Unix(1000, 0)}
 	probe := &fakeProbe{}
 	p := NewPauser(probe.probe, PauserOptions{VerifyFirst: true, Now: clock.Now, After: clock.After})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { _ = p.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	select {
-	case <-p.Resumed():
-	case <-time.After(10 * time.Second):
-		t.Fatal("not resumed after the verification passed")
-	}
+	runUntilResumed(t, p)
 
 	probe.set(errors.New("API down"))
 	err := p.Check(t.Context())
