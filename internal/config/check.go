@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -53,16 +54,20 @@ func (c Config) Check(needNATSURL bool) Problems {
 			add("AMPLIENCE_CLIENT_SECRET is empty; set it (or AMPLIENCE_CLIENT_SECRET_FILE), or set AMPLIENCE_PAT")
 		}
 	}
-	checkURL(add, "AMPLIENCE_API_URL", c.AmplienceAPIURL)
+	checkURL(add, "AMPLIENCE_API_URL", c.AmplienceAPIURL, c.AmplienceAllowHTTP)
 	if c.AmpliencePAT == "" {
-		checkURL(add, "AMPLIENCE_AUTH_URL", c.AmplienceAuthURL)
+		checkURL(add, "AMPLIENCE_AUTH_URL", c.AmplienceAuthURL, c.AmplienceAllowHTTP)
 	}
 
 	positive(add, "AMPLIENCE_TIMEOUT", c.AmplienceTimeout)
 	positive(add, "INGEST_ACK_WAIT", c.AckWait)
 	positive(add, "INGEST_BACKOFF_BASE", c.BackoffBase)
-	if c.AmplienceTimeout > 0 && c.AckWait > 0 && c.AmplienceTimeout >= c.AckWait {
-		add("AMPLIENCE_TIMEOUT (%s) must be below INGEST_ACK_WAIT (%s), so a slow call cannot outlive its message", c.AmplienceTimeout, c.AckWait)
+	if c.AmplienceTimeout > 0 && c.AckWait > 0 && 3*c.AmplienceTimeout >= 2*c.AckWait {
+		// A claim is refreshed every third of the ack wait and stays live for the whole ack
+		// wait; a call starts only while the claim stays live for longer than the timeout.
+		// Below two thirds, a claim refreshed on time always leaves room for a call.
+		add("AMPLIENCE_TIMEOUT (%s) must be below two thirds of INGEST_ACK_WAIT (%s), so that a call always ends before its claim can expire; set AMPLIENCE_TIMEOUT to at most %s or INGEST_ACK_WAIT to more than %s",
+			c.AmplienceTimeout, c.AckWait, maxTimeout(c.AckWait), c.AmplienceTimeout*3/2)
 	}
 	if c.BackoffMax < c.BackoffBase {
 		add("INGEST_BACKOFF_MAX (%s) is below INGEST_BACKOFF_BASE (%s); raise it", c.BackoffMax, c.BackoffBase)
@@ -114,11 +119,32 @@ func (c Config) EffectiveMaxDeliver() int {
 	return max(100, 4*c.MaxAttempts)
 }
 
-func checkURL(add func(string, ...any), name, raw string) {
+// maxTimeout is the largest AMPLIENCE_TIMEOUT, in whole milliseconds, below two thirds of
+// ackWait.
+func maxTimeout(ackWait time.Duration) time.Duration {
+	return ((2*ackWait - 1) / 3).Truncate(time.Millisecond)
+}
+
+// checkURL checks an Amplience endpoint: an https URL, or http on a loopback host (or on any
+// host when allowHTTP is set), since its requests carry the client secret or the token.
+func checkURL(add func(string, ...any), name, raw string, allowHTTP bool) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
 		add("%s %q is not an http(s) URL", name, redactUserinfo(raw))
+	case u.Scheme == "http" && !allowHTTP && !loopback(u.Hostname()):
+		add("%s %q is plain http to a host that is not loopback: the client secret and tokens would cross the network unencrypted; use https, or set AMPLIENCE_ALLOW_HTTP=true for a test setup such as the sandbox",
+			name, redactUserinfo(raw))
 	}
+}
+
+// loopback reports whether host is localhost or a loopback IP address (127.0.0.0/8, ::1).
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func positive(add func(string, ...any), name string, d time.Duration) {

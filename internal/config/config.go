@@ -39,6 +39,7 @@ type Config struct {
 	AssetRepositoryID     string        `env:"AMPLIENCE_ASSET_REPOSITORY_ID"`
 	RateLimit             string        `env:"AMPLIENCE_RATE_LIMIT, default=60/m"`
 	AmplienceTimeout      time.Duration `env:"AMPLIENCE_TIMEOUT, default=30s"`
+	AmplienceAllowHTTP    bool          `env:"AMPLIENCE_ALLOW_HTTP, default=false"`
 
 	IngestStream   string   `env:"INGEST_STREAM, default=ASSETS"`
 	IngestSubjects []string `env:"INGEST_SUBJECTS, default=assets.published.>"`

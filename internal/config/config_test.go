@@ -92,7 +92,7 @@ func TestEveryProblemIsListedAtOnce(t *testing.T) {
 	p = append(p, cfg.Check(true)...)
 	text := p.Error()
 	for _, want := range []string{"INGEST_ACK_WAIT", "INGEST_CONCURRENCY", "LOG_LEVEL", "NATS_URL is empty",
-		"AMPLIENCE_CLIENT_ID is empty", "AMPLIENCE_CLIENT_SECRET is empty", "AMPLIENCE_TIMEOUT (1m30s) must be below INGEST_ACK_WAIT"} {
+		"AMPLIENCE_CLIENT_ID is empty", "AMPLIENCE_CLIENT_SECRET is empty", "AMPLIENCE_TIMEOUT (1m30s) must be below two thirds of INGEST_ACK_WAIT"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("problems do not mention %q:\n%s", want, text)
 		}
@@ -179,4 +179,85 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestAmplienceURLs: the token and API URLs carry the client secret and tokens, so they must be
+// https unless their host is loopback, or AMPLIENCE_ALLOW_HTTP opts in for a test setup.
+func TestAmplienceURLs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		refused []string // variables named by a problem
+	}{
+		{name: "https", env: map[string]string{"AMPLIENCE_API_URL": "https://api.example.com/graphql", "AMPLIENCE_AUTH_URL": "https://auth.example.com/oauth/token"}},
+		{name: "http on 127.0.0.1", env: map[string]string{"AMPLIENCE_API_URL": "http://127.0.0.1:8090/graphql", "AMPLIENCE_AUTH_URL": "http://127.0.0.1:8090/oauth/token"}},
+		{name: "http on 127.1.2.3", env: map[string]string{"AMPLIENCE_API_URL": "http://127.1.2.3/graphql"}},
+		{name: "http on ::1", env: map[string]string{"AMPLIENCE_API_URL": "http://[::1]:8090/graphql"}},
+		{name: "http on localhost", env: map[string]string{"AMPLIENCE_AUTH_URL": "http://LocalHost:8090/oauth/token"}},
+		{name: "http on a service name", env: map[string]string{"AMPLIENCE_API_URL": "http://sandbox:8090/graphql", "AMPLIENCE_AUTH_URL": "http://sandbox:8090/oauth/token"},
+			refused: []string{"AMPLIENCE_API_URL", "AMPLIENCE_AUTH_URL"}},
+		{name: "http on a public name", env: map[string]string{"AMPLIENCE_AUTH_URL": "http://auth.amplience.net/oauth/token"}, refused: []string{"AMPLIENCE_AUTH_URL"}},
+		{name: "http on a private address", env: map[string]string{"AMPLIENCE_API_URL": "http://10.0.0.7/graphql"}, refused: []string{"AMPLIENCE_API_URL"}},
+		{name: "http on a name that starts like loopback", env: map[string]string{"AMPLIENCE_API_URL": "http://127.0.0.1.example.com/graphql"}, refused: []string{"AMPLIENCE_API_URL"}},
+		{name: "http on a service name, opted in", env: map[string]string{"AMPLIENCE_API_URL": "http://sandbox:8090/graphql", "AMPLIENCE_AUTH_URL": "http://sandbox:8090/oauth/token", "AMPLIENCE_ALLOW_HTTP": "true"}},
+		{name: "auth URL unused with a PAT", env: map[string]string{"AMPLIENCE_CLIENT_ID": "", "AMPLIENCE_CLIENT_SECRET": "", "AMPLIENCE_PAT": "amp_pat_x", "AMPLIENCE_AUTH_URL": "http://auth.example.com/token"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := complete()
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			cfg, err := load(t, env, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var refused []string
+			for _, p := range cfg.Check(true) {
+				name, _, _ := strings.Cut(p, " ")
+				refused = append(refused, name)
+				if !strings.Contains(p, "https") || !strings.Contains(p, "AMPLIENCE_ALLOW_HTTP") {
+					t.Errorf("problem %q does not say what to do", p)
+				}
+			}
+			if diff := cmp.Diff(tt.refused, refused); diff != "" {
+				t.Errorf("refused variables (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestTimeoutBelowTwoThirdsOfAckWait: a claim is refreshed every third of the ack wait, and a
+// call starts only while its claim stays live for longer than AMPLIENCE_TIMEOUT; a timeout of
+// two thirds of the ack wait or more is refused, with what would fit.
+func TestTimeoutBelowTwoThirdsOfAckWait(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, timeout, ackWait string
+		want                   []string // nil: accepted
+	}{
+		{name: "defaults", timeout: "30s", ackWait: "60s"},
+		{name: "just below", timeout: "39999ms", ackWait: "60s"},
+		{name: "two thirds", timeout: "40s", ackWait: "60s",
+			want: []string{"AMPLIENCE_TIMEOUT (40s) must be below two thirds of INGEST_ACK_WAIT (1m0s), so that a call always ends before its claim can expire; set AMPLIENCE_TIMEOUT to at most 39.999s or INGEST_ACK_WAIT to more than 1m0s"}},
+		{name: "above", timeout: "1500ms", ackWait: "2s",
+			want: []string{"AMPLIENCE_TIMEOUT (1.5s) must be below two thirds of INGEST_ACK_WAIT (2s), so that a call always ends before its claim can expire; set AMPLIENCE_TIMEOUT to at most 1.333s or INGEST_ACK_WAIT to more than 2.25s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := complete()
+			env["AMPLIENCE_TIMEOUT"], env["INGEST_ACK_WAIT"] = tt.timeout, tt.ackWait
+			cfg, err := load(t, env, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string(cfg.Check(true))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -18,6 +18,7 @@ import (
 func TestSpec_Delivery_OutcomeOfEachAnswer(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil, func(o *sandbox.Options) { o.DuplicateNames = sandbox.DuplicatesReject })
+	atStart := e.Sandbox.Stats().ByOperation["Probe"] // the verification before the first pull
 	e.Sandbox.AddFault(sandbox.Fault{Match: "answer-400", Status: 400, GraphQLError: "Invalid input", Code: "BAD_USER_INPUT"})
 	e.Sandbox.AddFault(sandbox.Fault{Match: "answer-403", Status: 403})
 	e.Sandbox.AddFault(sandbox.Fault{Match: "answer-500", Times: 2, Status: 500})
@@ -62,7 +63,7 @@ func TestSpec_Delivery_OutcomeOfEachAnswer(t *testing.T) {
 			}
 		})
 	}
-	if n := e.Sandbox.Stats().ByOperation["Probe"]; n == 0 {
+	if n := e.Sandbox.Stats().ByOperation["Probe"]; n == atStart {
 		t.Errorf("a 403 was dead-lettered as rejected without a probe")
 	}
 }

@@ -36,7 +36,7 @@ func TestSpec_FlowControl_InProgressWhileWaiting(t *testing.T) {
 	t.Parallel()
 	// Four events at one request per second: the last waits about 3s for the shared budget,
 	// three ack waits.
-	e := start(t, map[string]string{"AMPLIENCE_RATE_LIMIT": "1/s", "INGEST_ACK_WAIT": "1s", "AMPLIENCE_TIMEOUT": "900ms"}, nil)
+	e := start(t, map[string]string{"AMPLIENCE_RATE_LIMIT": "1/s", "INGEST_ACK_WAIT": "1s", "AMPLIENCE_TIMEOUT": "400ms"}, nil)
 	for i := range 4 {
 		e.Publish(servicetest.NewEvent("waiting-" + itoa(i)).Msg())
 	}

@@ -219,7 +219,7 @@ func TestSpec_InboundEvent_InvalidEventsNameTheField(t *testing.T) {
 			}
 		})
 	}
-	if n := e.Sandbox.Stats().GraphQLRequests; n != 0 {
+	if n := e.EventRequests(); n != 0 {
 		t.Errorf("invalid events made %d API requests", n)
 	}
 	if ci := consumerInfo(t, e); ci.Delivered.Consumer != uint64(len(rows)) {

@@ -76,7 +76,7 @@ func TestSpec_Ledger_CreatedRepublishesWithoutCalling(t *testing.T) {
 	if len(got) != 1 || string(got[0].Data) != string(stored) || got[0].Header.Get(nats.MsgIdHdr) != key+":ingested" {
 		t.Fatalf("results: %d messages; want exactly the stored completion with Nats-Msg-Id %s:ingested", len(got), key)
 	}
-	if n := e.Sandbox.Stats().GraphQLRequests; n != 0 {
+	if n := e.EventRequests(); n != 0 {
 		t.Errorf("%d API requests for an event the ledger has as created", n)
 	}
 }
@@ -125,7 +125,7 @@ func TestSpec_Ledger_DeadSameReplayCountRepublishesDeadLetter(t *testing.T) {
 	if ci := consumerInfo(t, e); ci.Delivered.Consumer != 2 {
 		t.Errorf("%d deliveries, want 2: a dead entry's delivery is terminated", ci.Delivered.Consumer)
 	}
-	if n := e.Sandbox.Stats().GraphQLRequests; n != 0 {
+	if n := e.EventRequests(); n != 0 {
 		t.Errorf("%d API requests for dead entries", n)
 	}
 }

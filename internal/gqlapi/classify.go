@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -108,6 +109,10 @@ func classifyAnswer(op string, status int, header http.Header, body []byte, now 
 		default:
 			return env.Data, nil
 		}
+	case status >= 300 && status < 400:
+		e.Kind = KindTransient
+		e.Message = "the API answered " + redirected(status, &http.Response{Header: header}) +
+			"; redirects are not followed, so that the token goes nowhere else: set the API URL to the endpoint itself"
 	default:
 		e.Kind = KindTransient
 		e.Message = "unexpected HTTP status" + bodySnippet(body, parseErr)
@@ -128,6 +133,19 @@ func hasResult(data json.RawMessage) bool {
 		}
 	}
 	return false
+}
+
+// redirected describes a 3xx answer: its status and where it points, without the target's
+// user-info, query or fragment.
+func redirected(status int, res *http.Response) string {
+	s := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	if res == nil {
+		return s
+	}
+	if u, err := url.Parse(res.Header.Get("Location")); err == nil && u.Host != "" {
+		s += " (to " + u.Scheme + "://" + u.Host + u.EscapedPath() + ")"
+	}
+	return s
 }
 
 // kindOfErrors classifies a non-empty list of GraphQL errors. In order: a permission error,
@@ -294,6 +312,11 @@ func classifyTokenError(op string, err error, now time.Time) *Error {
 	case code == "temporarily_unavailable" || code == "server_error" || e.Status >= 500:
 		e.Kind = KindTransient
 		e.Message = "the token endpoint failed"
+	case e.Status >= 300 && e.Status < 400:
+		// Systemic until an operator sets the token URL right, as refused credentials are.
+		e.Kind = KindUnauthorized
+		e.Message = "the token endpoint answered " + redirected(e.Status, re.Response) +
+			"; redirects are not followed, so that the client secret goes nowhere else: set the token URL to the endpoint itself"
 	case e.Status == http.StatusBadRequest || e.Status == http.StatusUnauthorized ||
 		e.Status == http.StatusForbidden || (e.Status < 300 && code != ""):
 		e.Kind = KindUnauthorized

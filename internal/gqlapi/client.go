@@ -40,8 +40,9 @@ type Options struct {
 	// PAT is a personal access token, sent as a static bearer token instead of client
 	// credentials. Setting both PAT and ClientID or ClientSecret is an error.
 	PAT string
-	// Timeout bounds each API request, the token fetch it needs included (the wait for the
-	// Limiter excluded). 0 means 30 seconds.
+	// Timeout bounds each API call from the end of its wait for the Limiter: the token fetch
+	// it needs, and a repeat after a 401 with its token refresh and its own wait for the
+	// Limiter, included. 0 means 30 seconds.
 	Timeout time.Duration
 	// UserAgent is sent with every request, such as "asset-ingest-consumer/1.2.3". Empty
 	// means "asset-ingest-consumer".
@@ -99,7 +100,9 @@ func New(o Options) (*Client, error) {
 	}
 	var creds credentials = staticToken(o.PAT)
 	if o.PAT == "" {
-		tokens := &http.Client{Transport: userAgent{next: o.Transport, agent: o.UserAgent}}
+		// A redirect would post the client secret elsewhere: the token endpoint's 3xx is a
+		// failed fetch (see classifyTokenError).
+		tokens := &http.Client{Transport: userAgent{next: o.Transport, agent: o.UserAgent}, CheckRedirect: noRedirects}
 		creds = newTokenCache(o.AuthURL, o.ClientID, o.ClientSecret, tokens, o.Clock)
 	}
 	return &Client{gql: &caller{
@@ -110,7 +113,7 @@ func New(o Options) (*Client, error) {
 			// The caller sets the User-Agent of API requests itself.
 			Transport: tracedTransport(o.Transport, o.TracerProvider, o.MeterProvider),
 			// A redirect would send the token elsewhere; the API never redirects.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			CheckRedirect: noRedirects,
 		},
 		creds:   creds,
 		limiter: o.Limiter,
@@ -118,6 +121,10 @@ func New(o Options) (*Client, error) {
 		metrics: m,
 	}}, nil
 }
+
+// noRedirects makes an http.Client return a 3xx answer as it is instead of following it, so
+// that no secret or token is re-sent to wherever Location points.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // validate lists every problem of o in one error, naming fields, never their values.
 func (o Options) validate() error {

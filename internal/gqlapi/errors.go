@@ -15,9 +15,9 @@ type Kind int
 const (
 	// KindTransient: the call may succeed if repeated later. Transport errors, the per-call
 	// timeout, HTTP 5xx and 408, unexpected answers (non-JSON bodies, unknown statuses such
-	// as 404 from a misconfigured URL), and GraphQL errors that all say they are retryable
-	// (extensions.code such as INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE, TIMEOUT, or
-	// extensions.retryable = true). Some of these may be systemic: the caller decides
+	// as 404 from a misconfigured URL, a redirect, which is never followed), and GraphQL
+	// errors that all say they are retryable (extensions.code such as INTERNAL_SERVER_ERROR,
+	// SERVICE_UNAVAILABLE, TIMEOUT, or extensions.retryable = true). Some of these may be systemic: the caller decides
 	// with Client.Probe.
 	KindTransient Kind = iota
 	// KindRateLimited: the API answered 429 (or a GraphQL error coded as a rate limit), or
@@ -35,8 +35,9 @@ const (
 	// caller tells the two apart with Client.Probe.
 	KindPermission
 	// KindUnauthorized: the credentials were refused: the token endpoint answered 400, 401 or
-	// 403, or the API answered 401 (or UNAUTHENTICATED) again after one token refresh and
-	// one repeat. Systemic until an operator fixes the credentials.
+	// 403 (or a redirect, which is never followed: it would re-send the client secret), or the
+	// API answered 401 (or UNAUTHENTICATED) again after one token refresh and one repeat.
+	// Systemic until an operator fixes the credentials or the token URL.
 	KindUnauthorized
 )
 

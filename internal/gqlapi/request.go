@@ -33,8 +33,11 @@ type caller struct {
 var _ graphql.Client = (*caller)(nil)
 
 // MakeRequest sends req and decodes a successful answer's data into resp.Data. A 401 (or an
-// UNAUTHENTICATED error) is answered by one token refresh and one repeat. Every error it
-// returns is an *Error, except when ctx ends: then it wraps ctx.Err().
+// UNAUTHENTICATED error) is answered by one token refresh and one repeat. The call, once its
+// first wait for the request budget is over, is bounded by the timeout as a whole: token
+// fetches, the repeat and the repeat's own wait for the budget included. Every error it
+// returns is an *Error, except when ctx ends or the request is not sent: then it wraps
+// ctx.Err() or ErrNotSent.
 func (c *caller) MakeRequest(ctx context.Context, req *graphql.Request, resp *graphql.Response) error {
 	op := operation{name: req.OpName, kind: "query"}
 	if strings.HasPrefix(strings.TrimSpace(req.Query), "mutation") {
@@ -45,8 +48,25 @@ func (c *caller) MakeRequest(ctx context.Context, req *graphql.Request, resp *gr
 	if err != nil {
 		return &Error{Kind: KindRejected, Op: op.name, Message: "encoding the request", Err: err}
 	}
+	if err := c.wait(ctx, op.name); err != nil {
+		return err
+	}
+	if err := CheckStart(ctx); err != nil {
+		return fmt.Errorf("%s: %w", op.name, err)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	for repeated := false; ; repeated = true {
-		data, gen, err := c.send(ctx, op.name, body)
+		if repeated {
+			if err := c.wait(callCtx, op.name); err != nil {
+				if ctx.Err() == nil && callCtx.Err() != nil {
+					// The timeout ran out while the repeat waited for the budget.
+					return c.interrupted(ctx, callCtx, op.name)
+				}
+				return err
+			}
+		}
+		data, gen, err := c.send(ctx, callCtx, op.name, body)
 		if err == nil {
 			if err := json.Unmarshal(data, resp.Data); err != nil {
 				return &Error{Kind: KindTransient, Op: op.name, Status: http.StatusOK,
@@ -67,31 +87,61 @@ func (c *caller) MakeRequest(ctx context.Context, req *graphql.Request, resp *gr
 	}
 }
 
-// send waits for the request budget, then, within the per-call timeout, gets a token and
-// posts body. It returns the answer's data and the generation of the token used.
-func (c *caller) send(ctx context.Context, op string, body []byte) (json.RawMessage, uint64, error) {
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil, 0, fmt.Errorf("%w: %w", ErrNotSent, canceled(op, ctx))
-			}
-			if errors.Is(err, ErrNotSent) {
-				// The limiter refused without the caller's context ending: the service is stopping.
-				return nil, 0, fmt.Errorf("%s waited for the request budget: %w", op, err)
-			}
-			return nil, 0, &Error{Kind: KindRateLimited, Op: op, Message: "waiting for the request budget", Err: err}
-		}
+// startCheckKey is the context key of WithStartCheck.
+type startCheckKey struct{}
+
+// WithStartCheck returns a context whose API requests run check once their wait for the
+// request budget is over, right before the call starts (its token fetch and send). An error
+// from check keeps the request from being sent: the call returns an error wrapping both
+// ErrNotSent and check's error. A caller uses it to start a call only while what the call
+// depends on still holds for the call's whole timeout.
+func WithStartCheck(ctx context.Context, check func() error) context.Context {
+	return context.WithValue(ctx, startCheckKey{}, check)
+}
+
+// CheckStart runs the check WithStartCheck put in ctx, if any, and returns its error wrapped
+// with ErrNotSent. A request that carries several calls (a batch) checks each member's
+// context before it is sent.
+func CheckStart(ctx context.Context) error {
+	check, ok := ctx.Value(startCheckKey{}).(func() error)
+	if !ok {
+		return nil
 	}
+	if err := check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotSent, err)
+	}
+	return nil
+}
+
+// wait waits for the request budget. ctx bounds the wait.
+func (c *caller) wait(ctx context.Context, op string) error {
+	if c.limiter == nil {
+		return nil
+	}
+	err := c.limiter.Wait(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %w", ErrNotSent, canceled(op, ctx))
+	case errors.Is(err, ErrNotSent):
+		// The limiter refused without the caller's context ending: the service is stopping.
+		return fmt.Errorf("%s waited for the request budget: %w", op, err)
+	default:
+		return &Error{Kind: KindRateLimited, Op: op, Message: "waiting for the request budget", Err: err}
+	}
+}
+
+// send gets a token and posts body within callCtx, the call's timeout (ctx is the caller's
+// own). It returns the answer's data and the generation of the token used.
+func (c *caller) send(ctx, callCtx context.Context, op string, body []byte) (json.RawMessage, uint64, error) {
 	start := time.Now()
-	data, gen, err := c.post(ctx, op, body)
+	data, gen, err := c.post(ctx, callCtx, op, body)
 	c.metrics.record(ctx, op, time.Since(start), err)
 	return data, gen, err
 }
 
-func (c *caller) post(ctx context.Context, op string, body []byte) (json.RawMessage, uint64, error) {
-	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-
+func (c *caller) post(ctx, callCtx context.Context, op string, body []byte) (json.RawMessage, uint64, error) {
 	token, gen, err := c.creds.token(callCtx)
 	if err != nil {
 		if err := c.interrupted(ctx, callCtx, op+" token"); err != nil {

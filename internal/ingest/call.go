@@ -31,7 +31,7 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 	defer cancelCall()
 	keep := p.keepClaim(callCtx, d, entry, rev, cancelCall)
 	start := p.o.Now()
-	asset, err := p.api.CreateAsset(callCtx, toInput(d.ev.Asset))
+	asset, err := p.api.CreateAsset(gqlapi.WithStartCheck(callCtx, keep.startCheck(p)), toInput(d.ev.Asset))
 	p.o.Metrics.call(ctx, time.Since(start), err)
 	entry, rev, lost := keep.stop()
 	if err == nil {
@@ -41,12 +41,20 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 			p.o.Logger.WarnContext(ctx, "createAsset answered the asset id together with errors",
 				p.logAttrs(d, "asset_id", asset.ID, "error", asset.Errors.Error())...)
 		}
+		p.mu.Lock()
+		p.usable = d.ev.Asset.AssetRepositoryID
+		p.mu.Unlock()
 		// Whatever happens to ctx now, the asset exists: record it.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.o.AckWait/2)
 		defer cancel()
 		return p.ingested(wctx, d, entry, rev, asset)
 	}
 	switch {
+	case errors.Is(err, errClaimUnconfirmed):
+		// Nothing was sent: the ledger could not confirm the claim (NATS is out of reach), so
+		// another replica may take the event over before a call would end.
+		p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
+		return p.systemic(context.WithoutCancel(ctx), d, "confirming the claim in the ledger", err)
 	case errors.Is(err, gqlapi.ErrNotSent):
 		// Stopped while waiting for the request budget: nothing was sent, so nothing counts.
 		p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
@@ -85,7 +93,11 @@ func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, 
 		}
 		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected, err: err})
 	case gqlapi.KindPermission:
-		if perr := p.pause.Check(ctx); perr != nil {
+		perr := p.pause.Check(ctx)
+		if perr == nil {
+			perr = p.checkRepository(ctx, d)
+		}
+		if perr != nil {
 			return p.pauseFor(ctx, d, entry, rev, spent, err, perr)
 		}
 		if !spent {
@@ -105,6 +117,36 @@ func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, 
 		}
 		return p.retryLater(ctx, d, entry, rev, err, spent)
 	}
+}
+
+// checkRepository looks, after a permission error the probe did not explain, for a lost DAM
+// permission the probe cannot see: without a default repository the probe searches none, so
+// the event's own repository is searched. When the key cannot use that one either, the
+// repository this replica last created an asset in tells the event's fault (that one still
+// works: nil) from the key's (it fails too, or there is none: the error).
+func (p *Pipeline) checkRepository(ctx context.Context, d *delivery) error {
+	if p.o.ProbeRepository == nil || p.o.Rules.DefaultRepositoryID != "" {
+		return nil
+	}
+	repo := d.ev.Asset.AssetRepositoryID
+	err := p.o.ProbeRepository(ctx, repo)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("searching the event's repository %s: %w", repo, err)
+	if gqlapi.KindOf(err) != gqlapi.KindPermission {
+		return err
+	}
+	p.mu.Lock()
+	usable := p.usable
+	p.mu.Unlock()
+	if usable == "" || usable == repo {
+		return err
+	}
+	if uerr := p.o.ProbeRepository(ctx, usable); uerr != nil {
+		return fmt.Errorf("%w; and repository %s: %w", err, usable, uerr)
+	}
+	return nil
 }
 
 // lastChance reports whether a transient failure of this event must be probed even though

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -61,6 +62,28 @@ func (p *Pipeline) keepClaim(ctx context.Context, d *delivery, entry ledger.Entr
 		}
 	})
 	return k
+}
+
+// errClaimUnconfirmed is the start check's refusal: the claim, as last confirmed, would expire
+// before a call could end.
+var errClaimUnconfirmed = errors.New("the claim cannot be confirmed for the call's whole timeout")
+
+// startCheck returns the check made right before the call starts (after its wait for the
+// request budget): the claim, at its last confirmed write, must stay live for longer than the
+// call's timeout, so that no other replica can take the event over while the call may still
+// create its asset. A replica cut off from NATS cannot confirm its claim and so stops calling.
+func (k *claimKeeper) startCheck(p *Pipeline) func() error {
+	return func() error {
+		k.mu.Lock()
+		confirmed := k.entry.Heartbeat
+		k.mu.Unlock()
+		left := confirmed.Add(p.o.AckWait).Sub(p.o.Now())
+		if left > p.o.CallTimeout {
+			return nil
+		}
+		return fmt.Errorf("%w: last confirmed %s ago, it stays live for %s, not more than the timeout of %s",
+			errClaimUnconfirmed, p.o.Now().Sub(confirmed).Round(time.Millisecond), max(left, 0).Round(time.Millisecond), p.o.CallTimeout)
+	}
 }
 
 // stop ends the refreshing and returns the entry as last written, its revision, and whether

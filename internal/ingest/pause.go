@@ -14,10 +14,17 @@ type Probe func(ctx context.Context) error
 // PauserOptions tune a [Pauser]; zero values take the defaults in brackets.
 type PauserOptions struct {
 	MinProbeGap time.Duration // at most one probe per this long (5s)
-	MaxProbeGap time.Duration // probes while paused back off up to this (1m)
-	Suspects    int           // failures of distinct events in a row that trigger a probe (3)
+	// MaxProbeGap caps the backoff of probes while paused (8s), so that a paused replica
+	// resumes within 10 seconds of the cause going away.
+	MaxProbeGap time.Duration
+	Suspects    int // failures of distinct events in a row that trigger a probe (3)
+	// VerifyFirst starts the pauser paused until a first probe passes, which Run makes at
+	// once: a replica is not ready before its credentials and the API are verified.
+	VerifyFirst bool
 	Now         func() time.Time
-	Logger      *slog.Logger
+	// After waits as time.After does; probe gaps use it. Default time.After.
+	After  func(time.Duration) <-chan time.Time
+	Logger *slog.Logger
 	// OnChange, when set, is called with the new state after every pause and resume.
 	OnChange func(paused bool, reason string)
 }
@@ -39,7 +46,14 @@ type Pauser struct {
 	lastErr   error
 	probing   chan struct{} // closed when the running probe ends; nil when none runs
 	suspects  []string
+	verified  bool // a probe has passed
+	// stale: the last probe was the verification at start. Its pass answers no failure, so
+	// Check does not reuse it: it probes once the minimum gap allows.
+	stale bool
 }
+
+// notVerified is the pause reason until a first probe passed.
+const notVerified = "waiting for a first probe of the Amplience credentials and API"
 
 // NewPauser returns a running-state pauser that probes with probe.
 func NewPauser(probe Probe, o PauserOptions) *Pauser {
@@ -47,7 +61,7 @@ func NewPauser(probe Probe, o PauserOptions) *Pauser {
 		o.MinProbeGap = 5 * time.Second
 	}
 	if o.MaxProbeGap < o.MinProbeGap {
-		o.MaxProbeGap = max(time.Minute, o.MinProbeGap)
+		o.MaxProbeGap = max(8*time.Second, o.MinProbeGap)
 	}
 	if o.Suspects <= 0 {
 		o.Suspects = 3
@@ -55,12 +69,23 @@ func NewPauser(probe Probe, o PauserOptions) *Pauser {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.After == nil {
+		o.After = time.After
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	resumed := make(chan struct{})
-	close(resumed)
-	return &Pauser{probe: probe, o: o, resumed: resumed, wake: make(chan struct{}, 1)}
+	p := &Pauser{probe: probe, o: o, resumed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	if o.VerifyFirst {
+		p.paused, p.reason = true, notVerified
+		p.wake <- struct{}{}
+		if o.OnChange != nil {
+			o.OnChange(true, notVerified)
+		}
+	} else {
+		close(p.resumed)
+	}
+	return p
 }
 
 // State reports whether the replica is paused and why.
@@ -144,8 +169,14 @@ func (p *Pauser) Suspect(eventKey string) bool {
 
 // Check probes, or returns the result of a probe that ran within the minimum probe gap, so a
 // burst of suspicious failures costs at most one probe per gap. A caller that arrives while a
-// probe runs waits for its result.
+// probe runs waits for its result. The verification at start passed before any failure: a
+// failure within the gap after it waits for the gap to end and probes.
 func (p *Pauser) Check(ctx context.Context) error {
+	return p.check(ctx, false)
+}
+
+// check is Check; verifying marks the verification probe at start.
+func (p *Pauser) check(ctx context.Context, verifying bool) error {
 	p.mu.Lock()
 	if running := p.probing; running != nil {
 		p.mu.Unlock()
@@ -158,10 +189,18 @@ func (p *Pauser) Check(ctx context.Context) error {
 		defer p.mu.Unlock()
 		return p.lastErr
 	}
-	if !p.lastProbe.IsZero() && p.o.Now().Sub(p.lastProbe) < p.o.MinProbeGap {
-		err := p.lastErr
+	if since := p.o.Now().Sub(p.lastProbe); !p.lastProbe.IsZero() && since < p.o.MinProbeGap {
+		err, stale := p.lastErr, p.stale && p.lastErr == nil
 		p.mu.Unlock()
-		return err
+		if !stale {
+			return err
+		}
+		select {
+		case <-p.o.After(p.o.MinProbeGap - since):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return p.check(ctx, verifying)
 	}
 	running := make(chan struct{})
 	p.probing = running
@@ -170,14 +209,16 @@ func (p *Pauser) Check(ctx context.Context) error {
 	err := p.probe(ctx)
 
 	p.mu.Lock()
-	p.lastProbe, p.lastErr, p.probing = p.o.Now(), err, nil
+	p.lastProbe, p.lastErr, p.probing, p.stale = p.o.Now(), err, nil, verifying
+	p.verified = p.verified || err == nil
 	p.mu.Unlock()
 	close(running)
 	return err
 }
 
 // Run probes while the replica is paused, with backoff from the minimum to the maximum probe
-// gap, and resumes it when a probe passes. It returns when ctx ends.
+// gap, and resumes it when a probe passes; before any probe ran (VerifyFirst), it probes at
+// once. It returns when ctx ends.
 func (p *Pauser) Run(ctx context.Context) error {
 	for {
 		select {
@@ -190,22 +231,45 @@ func (p *Pauser) Run(ctx context.Context) error {
 			if paused, _ := p.State(); !paused {
 				break
 			}
-			t := time.NewTimer(gap)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			case <-t.C:
+			p.mu.Lock()
+			neverProbed := p.lastProbe.IsZero() && p.probing == nil
+			p.mu.Unlock()
+			if !neverProbed {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-p.o.After(gap):
+				}
 			}
 			p.mu.Lock()
 			seen := p.pauses
+			verifying := p.o.VerifyFirst && !p.verified
 			p.mu.Unlock()
-			if err := p.Check(ctx); err != nil {
-				p.o.Logger.Warn("probe failed; staying paused", "error", err.Error(), "next_probe_in", min(2*gap, p.o.MaxProbeGap).String())
+			if err := p.check(ctx, verifying); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
 				gap = min(2*gap, p.o.MaxProbeGap)
+				p.o.Logger.Warn("probe failed; staying paused", "error", err.Error(), "next_probe_in", gap.String())
+				p.unverified(err)
 				continue
 			}
 			p.resume(seen)
 		}
+	}
+}
+
+// unverified makes the pause reason say why, while no probe has passed yet.
+func (p *Pauser) unverified(err error) {
+	p.mu.Lock()
+	if !p.o.VerifyFirst || p.verified || !p.paused {
+		p.mu.Unlock()
+		return
+	}
+	p.reason = "no probe has passed yet: " + err.Error()
+	reason := p.reason
+	p.mu.Unlock()
+	if p.o.OnChange != nil {
+		p.o.OnChange(true, reason)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // fakeProbe answers with err and counts its calls; block, when set, holds each call.
@@ -146,5 +148,150 @@ func TestPauseResumesWhenAProbePasses(t *testing.T) {
 	defer mu.Unlock()
 	if len(changes) != 2 || !changes[0] || changes[1] {
 		t.Errorf("state changes %v, want [true false]", changes)
+	}
+}
+
+// fakeTimers is a clock whose waits return at once, moving the clock on by what was asked;
+// it records every wait.
+type fakeTimers struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits []time.Duration
+}
+
+func (f *fakeTimers) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeTimers) After(d time.Duration) <-chan time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.waits = append(f.waits, d)
+	f.now = f.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- f.now
+	return ch
+}
+
+func (f *fakeTimers) recorded() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.waits...)
+}
+
+// runUntilResumed runs p until the test ends, and waits until a probe resumed it.
+func runUntilResumed(tb testing.TB, p *Pauser) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-p.Resumed():
+	case <-time.After(10 * time.Second):
+		tb.Fatal("not resumed after the probe passed")
+	}
+}
+
+// countingProbe fails its first failures calls, then passes.
+type countingProbe struct {
+	failures int32
+	calls    atomic.Int32
+}
+
+func (c *countingProbe) probe(context.Context) error {
+	if c.calls.Add(1) <= c.failures {
+		return errors.New("token refused")
+	}
+	return nil
+}
+
+// SPEC "Paused": while paused the replica probes with backoff, at most one probe per 5 seconds,
+// and resumes by itself within 10 seconds of the cause going away: no gap between probes is
+// longer than 8 seconds. SPEC "Readiness": a replica starts paused until a first probe, made at
+// once, passes; until then its reason says why.
+func TestProbeGapsWhilePaused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		verifyFirst bool
+		failures    int32
+		wantWaits   []time.Duration
+	}{
+		{name: "paused by a failure", failures: 5,
+			wantWaits: []time.Duration{5 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}},
+		{name: "first probe at start passes", verifyFirst: true, wantWaits: nil},
+		{name: "first probes at start fail", verifyFirst: true, failures: 3,
+			wantWaits: []time.Duration{8 * time.Second, 8 * time.Second, 8 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := &fakeTimers{now: time.Unix(1000, 0)}
+			probe := &countingProbe{failures: tt.failures}
+			var mu sync.Mutex
+			var reasons []string
+			p := NewPauser(probe.probe, PauserOptions{VerifyFirst: tt.verifyFirst, Now: clock.Now, After: clock.After,
+				OnChange: func(paused bool, reason string) {
+					mu.Lock()
+					defer mu.Unlock()
+					if paused {
+						reasons = append(reasons, reason)
+					}
+				}})
+			if tt.verifyFirst {
+				if paused, reason := p.State(); !paused || reason != notVerified {
+					t.Fatalf("State() before Run = %v, %q; want paused until a first probe passes", paused, reason)
+				}
+			} else {
+				p.Pause("Amplience probe failed")
+				// The probe that paused the replica has just run.
+				if err := p.Check(t.Context()); err == nil {
+					t.Fatal("the probe passed at once")
+				}
+			}
+			runUntilResumed(t, p)
+			if diff := cmp.Diff(tt.wantWaits, clock.recorded()); diff != "" {
+				t.Errorf("waits between probes (-want +got):\n%s", diff)
+			}
+			if tt.verifyFirst && tt.failures > 0 {
+				mu.Lock()
+				last := reasons[len(reasons)-1]
+				mu.Unlock()
+				if want := "no probe has passed yet: token refused"; last != want {
+					t.Errorf("reason while unverified = %q, want %q", last, want)
+				}
+			}
+		})
+	}
+}
+
+// The verification at start passed before any failure: a failure within the minimum gap after
+// it is probed once the gap allows, not judged by that verdict, which would make an outage
+// that begins right after start look like the event's fault.
+func TestFailureRightAfterTheVerificationIsProbed(t *testing.T) {
+	t.Parallel()
+	clock := &fakeTimers{now: time.Unix(1000, 0)}
+	probe := &fakeProbe{}
+	p := NewPauser(probe.probe, PauserOptions{VerifyFirst: true, Now: clock.Now, After: clock.After})
+	runUntilResumed(t, p)
+
+	probe.set(errors.New("API down"))
+	err := p.Check(t.Context())
+
+	if err == nil {
+		t.Error("Check reused the verification's pass for a later failure")
+	}
+	if n := probe.calls.Load(); n != 2 {
+		t.Errorf("%d probes, want the verification and one for the failure", n)
+	}
+	if diff := cmp.Diff([]time.Duration{5 * time.Second}, clock.recorded()); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
+	}
+	// A burst of failures right after shares that probe's verdict.
+	if err := p.Check(t.Context()); err == nil || probe.calls.Load() != 2 {
+		t.Errorf("Check = %v after %d probes; want the cached failure without another probe", err, probe.calls.Load())
 	}
 }

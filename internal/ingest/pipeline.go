@@ -54,6 +54,14 @@ type Options struct {
 	MaxAttempts int
 	Backoff     Backoff
 	AckWait     time.Duration
+	// CallTimeout bounds one API call (AMPLIENCE_TIMEOUT): a createAsset call starts only while
+	// its claim, as last confirmed in the ledger, stays live for longer than this.
+	CallTimeout time.Duration
+	// ProbeRepository checks that the API key can still use a repository, touching no event
+	// (a search in it); nil checks nothing. The probe searches the default repository, when
+	// there is one, to see a lost DAM permission; without one, a permission error is checked
+	// with this in the failing event's own repository.
+	ProbeRepository func(ctx context.Context, repositoryID string) error
 	// MaxPayload is the server's maximum message size; a dead letter that would exceed it is
 	// published without its body.
 	MaxPayload int64
@@ -75,6 +83,7 @@ type Pipeline struct {
 
 	mu       sync.Mutex
 	inflight map[string]struct{} // event keys being handled by this replica
+	usable   string              // the repository of this replica's last successful call
 }
 
 // New returns a pipeline.

@@ -77,6 +77,9 @@ func (m mutationRoot) resolve(field string, args map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.s.access.check(a.AssetRepositoryID); err != nil {
+		return nil, err
+	}
 	created, err := m.s.store.create(a, m.s.now(), m.s.opts.DuplicateNames == DuplicatesReject)
 	if errors.Is(err, errDuplicateName) {
 		return nil, &apiError{code: codeDuplicateName,

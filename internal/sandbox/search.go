@@ -28,6 +28,9 @@ func (s *Server) assetSearch(args map[string]any) (any, error) {
 		q.repositoryIDs = strs(filters["assetRepositoryId"])
 		q.folderIDs = strs(filters["assetFolderId"])
 	}
+	if err := s.access.check(q.repositoryIDs...); err != nil {
+		return nil, err
+	}
 	if sort, ok := args["sort"].(map[string]any); ok {
 		switch dir := str(sort["createdDate"]); dir {
 		case "ASC":

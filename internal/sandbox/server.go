@@ -120,6 +120,7 @@ type Server struct {
 	faults  *faultSet
 	store   *store
 	stats   *recorder
+	access  repositoryAccess
 
 	closeOnce sync.Once
 	closing   chan struct{}

@@ -9,7 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// health holds what /readyz reports: connected to NATS, consumer bound, not paused.
+// health holds what /readyz reports: connected to NATS, consumer bound, not paused (a replica
+// starts paused until a first probe passed).
 type health struct {
 	mu          sync.Mutex
 	nc          *nats.Conn // nil until connected

@@ -69,3 +69,37 @@ func TestHealthEndpointsAnswerBeforeNATSIsReachable(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 }
+
+// SPEC "Readiness": a replica reports ready only after a first probe passed; until then
+// /readyz says why not, and it takes no message. A deployment with refused credentials never
+// becomes ready; once they are accepted it becomes ready by itself.
+func TestNotReadyUntilAFirstProbePasses(t *testing.T) {
+	t.Parallel()
+	e := servicetest.Start(t, servicetest.Options{NoService: true})
+	e.Sandbox.SetCredentialsValid(false)
+	e.StartServiceUnready()
+	e.Publish(servicetest.NewEvent("before-verified").Msg())
+
+	e.WaitFor(10*time.Second, "/readyz to say that no probe has passed", func() bool {
+		code, body := e.Get("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "no probe has passed yet") &&
+			strings.Contains(body, "client credentials")
+	})
+	// Past a few probe gaps, still not ready, and the event untouched.
+	probes := e.Sandbox.Stats().TokenRequests
+	e.WaitFor(30*time.Second, "two more probes", func() bool { return e.Sandbox.Stats().TokenRequests >= probes+2 })
+	if code, body := e.Get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz = %d %s with refused credentials, want 503", code, body)
+	}
+	if n := e.Sandbox.Stats().CreateAssetCalls["before-verified"]; n != 0 {
+		t.Errorf("%d createAsset calls before the credentials were verified", n)
+	}
+	_, body := e.Get("/readyz")
+	if strings.Contains(body, servicetest.ClientSecret) {
+		t.Errorf("/readyz shows the client secret: %s", body)
+	}
+
+	e.Sandbox.SetCredentialsValid(true)
+	e.WaitFor(15*time.Second, "ready once a probe passes", func() bool { code, _ := e.Get("/readyz"); return code == http.StatusOK })
+	e.WaitFor(15*time.Second, "the event ingested", func() bool { return len(completions(t, e, "assets.ingested.")) == 1 })
+}

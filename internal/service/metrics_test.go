@@ -290,7 +290,7 @@ func TestMetricsWhilePaused(t *testing.T) {
 	t.Parallel()
 	e := servicetest.Start(t, servicetest.Options{NoService: true, BacklogMaxAge: time.Millisecond})
 	e.Sandbox.SetCredentialsValid(false)
-	e.StartService()
+	e.StartServiceUnready()
 	e.Publish(servicetest.NewEvent("metrics-paused").Msg())
 
 	var fams map[string]*dto.MetricFamily

@@ -161,21 +161,27 @@ func Run(ctx context.Context, o Options) error {
 	// repository when there is one (so a key that lost its DAM permission fails the probe
 	// instead of dead-lettering every event as rejected), and the ledger, results and
 	// dead-letter streams.
+	probeRepository := func(ctx context.Context, repositoryID string) error {
+		// Only an answer that says the system is unwell fails the probe; a search the API
+		// refuses as such (an unexpected schema) still proves it answers.
+		if _, err := api.FindByName(ctx, repositoryID, probeName, o.Now()); gqlapi.KindOf(err) != gqlapi.KindRejected {
+			return err
+		}
+		return nil
+	}
 	probe := func(ctx context.Context) error {
 		err := api.Probe(ctx)
 		if err == nil && cfg.AssetRepositoryID != "" {
-			// Only an answer that says the system is unwell fails the probe; a search the API
-			// refuses as such (an unexpected schema) still proves it answers.
-			if _, serr := api.FindByName(ctx, cfg.AssetRepositoryID, probeName, o.Now()); gqlapi.KindOf(serr) != gqlapi.KindRejected {
-				err = serr
-			}
+			err = probeRepository(ctx, cfg.AssetRepositoryID)
 		}
 		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		return errors.Join(err, led.Check(nctx), streamCheck(nctx, bound.Results), streamCheck(nctx, bound.DLQ))
 	}
+	// The replica starts paused: it takes no message, and is not ready, before a first probe
+	// passed (a deployment with refused credentials never becomes ready).
 	pauser := ingest.NewPauser(probe, ingest.PauserOptions{
-		Now: o.Now, Logger: log.With("component", "pause"), OnChange: health.setPaused,
+		VerifyFirst: true, Now: o.Now, Logger: log.With("component", "pause"), OnChange: health.setPaused,
 	})
 	meter := tel.MeterProvider.Meter(Name)
 	metrics, err := ingest.NewMetrics(meter)
@@ -193,7 +199,7 @@ func Run(ctx context.Context, o Options) error {
 		Rules:       events.Rules{AllowHTTP: cfg.AllowHTTP, DefaultRepositoryID: cfg.AssetRepositoryID, Sources: sources},
 		MaxAttempts: cfg.MaxAttempts,
 		Backoff:     ingest.Backoff{Base: cfg.BackoffBase, Max: cfg.BackoffMax},
-		AckWait:     cfg.AckWait, MaxPayload: nc.MaxPayload(),
+		AckWait:     cfg.AckWait, CallTimeout: cfg.AmplienceTimeout, ProbeRepository: probeRepository, MaxPayload: nc.MaxPayload(),
 		Now: o.Now, Logger: log.With("component", "pipeline"),
 		Tracer: tel.TracerProvider.Tracer(Name), Propagator: tel.Propagator, Metrics: metrics,
 	})

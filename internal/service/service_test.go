@@ -154,7 +154,7 @@ func TestInvalidEventIsDeadLetteredWithoutCallingTheAPI(t *testing.T) {
 			t.Errorf("%s %q is not RFC 3339: %v", k, h.Get(k), err)
 		}
 	}
-	if n := e.Sandbox.Stats().GraphQLRequests; n != 0 {
+	if n := e.EventRequests(); n != 0 {
 		t.Errorf("an invalid event made %d API requests", n)
 	}
 	e.WaitFor(5*time.Second, "asset.ingest_failed", func() bool { return len(completions(t, e, "assets.failed.")) == 1 })
@@ -281,7 +281,7 @@ func TestCredentialsRefusedPausesThenRecovers(t *testing.T) {
 	t.Parallel()
 	e := servicetest.Start(t, servicetest.Options{NoService: true})
 	e.Sandbox.SetCredentialsValid(false)
-	e.StartService()
+	e.StartServiceUnready()
 	for i := range 3 {
 		e.Publish(servicetest.NewEvent("paused-" + itoa(uint64(i))).Msg())
 	}

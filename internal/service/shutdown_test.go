@@ -15,16 +15,19 @@ import (
 // per-minute budget that is longer than any grace period). Only calls already sent are drained.
 func TestShutdownHandsBackWhatWaitsForTheBudget(t *testing.T) {
 	t.Parallel()
-	// One request a minute: the first event is called at once, the others wait. The drain
-	// timeout is AckWait/2 = 10s, so a shutdown that waited for them would show.
+	// Two requests a minute: the probe at start takes the first slot (with no default
+	// repository it searches none), the first event is called 30s later, the others wait. The
+	// drain timeout is AckWait/2 = 10s, so a shutdown that waited for them would show.
 	a := servicetest.Start(t, servicetest.Options{Env: map[string]string{
-		"AMPLIENCE_RATE_LIMIT": "1/m", "INGEST_CONCURRENCY": "8", "INGEST_ACK_WAIT": "20s",
+		"AMPLIENCE_RATE_LIMIT": "2/m", "INGEST_CONCURRENCY": "8", "INGEST_ACK_WAIT": "20s", "AMPLIENCE_ASSET_REPOSITORY_ID": "",
 	}})
 	const n = 8
 	for i := range n {
-		a.Publish(servicetest.NewEvent(fmt.Sprintf("budget-%d", i)).Msg())
+		ev := servicetest.NewEvent(fmt.Sprintf("budget-%d", i))
+		ev.Data["assetRepositoryId"] = servicetest.Repository
+		a.Publish(ev.Msg())
 	}
-	a.WaitFor(10*time.Second, "one event ingested and the others waiting for the budget", func() bool {
+	a.WaitFor(45*time.Second, "one event ingested and the others waiting for the budget", func() bool {
 		return a.Sandbox.Stats().ByRootField["createAsset"] == 1 && ackPending(t, a) == n-1 && numPending(t, a) == 0
 	})
 

@@ -133,6 +133,18 @@ func Start(tb testing.TB, o Options) *Env {
 
 // StartService starts the service (once) and waits until it pulls; it stops when the test ends.
 func (e *Env) StartService() {
+	e.TB.Helper()
+	e.startService(true)
+}
+
+// StartServiceUnready starts the service (once) and waits only until its HTTP endpoints
+// answer, for tests of a service that does not become ready; it stops when the test ends.
+func (e *Env) StartServiceUnready() {
+	e.TB.Helper()
+	e.startService(false)
+}
+
+func (e *Env) startService(waitReady bool) {
 	tb := e.TB
 	tb.Helper()
 	tel, err := telemetry.Setup(context.Background(), telemetry.Options{
@@ -163,6 +175,10 @@ func (e *Env) StartService() {
 		e.Stop()
 		_ = tel.Shutdown(context.Background())
 	})
+	if !waitReady {
+		e.WaitFor(15*time.Second, "the HTTP endpoints", func() bool { code, _ := e.Get("/healthz"); return code == http.StatusOK })
+		return
+	}
 	select {
 	case <-ready:
 	case err := <-e.done:
@@ -290,6 +306,26 @@ func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// EventRequests counts the GraphQL requests the sandbox received for events: all but the
+// probe's (its query, and its search for a name no asset has), which the service makes at start
+// and while paused.
+func (e *Env) EventRequests() int {
+	n := 0
+	for _, r := range e.Sandbox.Requests() {
+		if !IsProbe(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// IsProbe reports whether the sandbox received r from the service's probe: its query, or its
+// search for a name no asset has.
+func IsProbe(r sandbox.Request) bool {
+	return r.OperationName == "Probe" ||
+		r.OperationName == "FindAssetsByName" && r.Variables["name"] == "asset-ingest-consumer-probe"
 }
 
 // Get fetches path from the service's HTTP endpoints and returns the status and body.
