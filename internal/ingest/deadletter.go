@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
 )
 
 // failure is a permanent decision about an event: its class and the error behind it.
@@ -90,23 +93,87 @@ func (p *Pipeline) deadLetterOf(d *delivery, class, msg string, failedAt time.Ti
 	}
 }
 
-// publishDeadLetter publishes the dead letter, falling back per SPEC when the copy cannot be
-// published as it is: header names the client refuses are dropped, and a body over the
-// server's maximum payload is left out. It returns the dead letter's sequence.
+// publishDeadLetter publishes the dead letter, made to fit what the server stores (see
+// events.FitDeadLetter), and returns its sequence. A copy the server or the client still
+// refuses for its size or headers is published again as the service's headers alone, without
+// the body: a refusal caused by the message never pauses the replica.
 func (p *Pipeline) publishDeadLetter(ctx context.Context, d *delivery, dl events.DeadLetter) (uint64, error) {
 	h := events.DeadLetterHeader(d.header, dl)
-	events.DropUnsendableHeaders(h)
-	body := d.data
-	if p.o.MaxPayload > 0 && int64(len(body)+headerSize(h)+512) > p.o.MaxPayload {
-		h.Set(events.HeaderBodyOmitted, strconv.Itoa(len(body)))
-		body = nil
+	body := events.FitDeadLetter(h, d.data, p.traceHeaderRoom(ctx, h), p.o.MaxPayload)
+	subject := events.DLQSubject(events.SourceToken(d.subject))
+	ack, err := p.publish(ctx, subject, h, body, h.Get(events.HeaderMsgID))
+	if refusedForItsContent(err) {
+		p.o.Logger.WarnContext(ctx, "the dead letter was refused; publishing it without the original headers and body",
+			p.logAttrs(d, "error", err)...)
+		h = events.DeadLetterHeader(nil, dl)
+		events.FitDeadLetter(h, nil, p.traceHeaderRoom(ctx, h), p.o.MaxPayload)
+		// Every original header is left out: the list says so without naming them.
+		h.Set(events.HeaderDroppedHeaders, strings.TrimPrefix(h.Get(events.HeaderDroppedHeaders)+",...", ","))
+		h.Set(events.HeaderBodyOmitted, strconv.Itoa(len(d.data)))
+		ack, err = p.publish(ctx, subject, h, nil, h.Get(events.HeaderMsgID))
 	}
-	ack, err := p.publish(ctx, events.DLQSubject(events.SourceToken(d.subject)), h, body, h.Get(events.HeaderMsgID))
 	if err != nil {
 		return 0, err
 	}
 	return ack.Sequence, nil
 }
+
+// completionHeaderRoom is the room kept for a completion event's headers (Nats-Msg-Id and the
+// trace context) below the server's maximum payload.
+const completionHeaderRoom = 32 << 10
+
+// failedBody encodes asset.ingest_failed. When the event's own attributes make it larger than
+// the server accepts (an invalid event's name, src, id or source are not bounded), they are
+// left empty, largest first, so that the message cannot stop the service. The same f always
+// gives the same bytes.
+func (p *Pipeline) failedBody(f events.Failed) ([]byte, error) {
+	limit := p.o.MaxPayload - min(completionHeaderRoom, p.o.MaxPayload/2)
+	for {
+		body, err := f.Marshal()
+		if err != nil || p.o.MaxPayload <= 0 || int64(len(body)) <= limit {
+			return body, err
+		}
+		fields := []*string{&f.EventID, &f.EventSource, &f.Name, &f.Src}
+		largest := fields[0]
+		for _, s := range fields[1:] {
+			if len(*s) > len(*largest) {
+				largest = s
+			}
+		}
+		if *largest == "" {
+			return body, nil
+		}
+		*largest = ""
+	}
+}
+
+// traceHeaderRoom removes from h the headers that publishing replaces with the trace context
+// of ctx (traceparent, tracestate, baggage) and returns the room that context takes.
+func (p *Pipeline) traceHeaderRoom(ctx context.Context, h nats.Header) int {
+	tc := nats.Header{}
+	telemetry.Inject(ctx, p.o.Propagator, tc)
+	for name := range h {
+		for k := range tc {
+			if strings.EqualFold(name, k) {
+				delete(h, name)
+			}
+		}
+	}
+	return events.HeaderBytes(tc)
+}
+
+// refusedForItsContent reports whether a publish failed because of the message itself: the
+// client refused its size or a header name, or the stream refused its size or header size.
+func refusedForItsContent(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadHeaderMsg) ||
+		errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum ||
+			apiErr.ErrorCode == errCodeHeaderExceedsMaximum)
+}
+
+// errCodeHeaderExceedsMaximum is nats-server's JSStreamHeaderExceedsMaximumErr: "header size
+// exceeds maximum allowed of 64k".
+const errCodeHeaderExceedsMaximum jetstream.ErrorCode = 10097
 
 // finishDeadLetter publishes asset.ingest_failed, then terminates the message.
 func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.DeadLetter, seq uint64) Outcome {
@@ -115,7 +182,7 @@ func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.
 		EventID: d.ev.ID, EventSource: d.ev.Source, Name: d.ev.Asset.Name, Src: d.ev.Asset.Src,
 		ErrorClass: dl.Class, Error: dl.Err, Attempts: dl.Attempts, DLQSequence: seq, Time: dl.FailedAt,
 	}
-	body, err := failed.Marshal()
+	body, err := p.failedBody(failed)
 	if err != nil {
 		return p.systemic(ctx, d, "encoding asset.ingest_failed", err)
 	}
@@ -133,15 +200,4 @@ func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.
 		"outcome", OutcomeDeadLettered, "class", dl.Class, "error", dl.Err, "attempts", dl.Attempts, "dlq_sequence", seq,
 		"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
 	return OutcomeDeadLettered
-}
-
-// headerSize approximates the encoded size of h.
-func headerSize(h nats.Header) int {
-	n := len("NATS/1.0\r\n\r\n")
-	for k, vs := range h {
-		for _, v := range vs {
-			n += len(k) + len(v) + 4
-		}
-	}
-	return n
 }
