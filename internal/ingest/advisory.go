@@ -129,7 +129,7 @@ func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
 	case entry.State == ledger.StateCreated:
 		return p.republishIngested(ctx, d, entry)
 	case entry.State == ledger.StateDead && d.replay.Count <= entry.ReplayCount:
-		return p.redeadLetter(ctx, d, entry)
+		return p.redeadLetter(ctx, d, ledgerRef{entry: entry, rev: rev})
 	case entry.State == ledger.StatePending && p.claimLive(entry):
 		// The last delivery may still be running somewhere: decide once it has settled.
 		return OutcomeHandedBack

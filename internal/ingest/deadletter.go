@@ -31,55 +31,75 @@ type ledgerRef struct {
 }
 
 // deadLetter records the decision in the ledger (the entry becomes dead), publishes the dead
-// letter and waits for its confirmation, publishes asset.ingest_failed, and terminates the
-// message. A crash after the ledger write repeats the same dead letter on the next delivery (a
-// duplicate within the stream's window). A failure of any write pauses the replica and hands
-// the message back: it is never dropped.
+// letter and waits for its confirmation, records its sequence, publishes asset.ingest_failed,
+// and terminates the message. A message without an entry (ref nil: an invalid event, or one
+// JetStream gave up on before it was claimed) has its dead letter recorded by inbound sequence
+// instead. A redelivery finding either record publishes no second dead letter. A failure of
+// any write pauses the replica and hands the message back: it is never dropped.
 func (p *Pipeline) deadLetter(ctx context.Context, d *delivery, ref *ledgerRef, f failure) Outcome {
 	dl := p.deadLetterOf(d, f.class, events.OneLine(events.RedactText(f.err.Error()), 1024), p.o.Now().UTC())
-	var entry ledger.Entry
-	var rev uint64
-	if ref != nil {
-		entry = ref.entry
-		dl.Attempts = entry.Attempts
-		entry.State, entry.Owner = ledger.StateDead, ""
-		entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = dl.Class, dl.Err, dl.FailedAt, 0
-		next, err := p.ledger.Update(ctx, d.ev.Key, entry, ref.rev)
-		if errors.Is(err, ledger.ErrConflict) {
-			// The entry changed since it was read: the next delivery reads it again.
-			return p.handBack(ctx, d, "ledger entry changed while dead-lettering", p.o.Backoff.Base)
-		}
-		if err != nil {
-			return p.systemic(ctx, d, "recording the dead letter in the ledger", err)
-		}
-		rev = next
+	if ref == nil {
+		return p.deadLetterUnkeyed(ctx, d, dl)
+	}
+	entry := ref.entry
+	dl.Attempts = entry.Attempts
+	entry.State, entry.Owner = ledger.StateDead, ""
+	entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = dl.Class, dl.Err, dl.FailedAt, 0
+	rev, err := p.ledger.Update(ctx, d.ev.Key, entry, ref.rev)
+	if errors.Is(err, ledger.ErrConflict) {
+		// The entry changed since it was read: the next delivery reads it again.
+		return p.handBack(ctx, d, "ledger entry changed while dead-lettering", p.o.Backoff.Base)
+	}
+	if err != nil {
+		return p.systemic(ctx, d, "recording the dead letter in the ledger", err)
+	}
+	return p.redeadLetter(ctx, d, ledgerRef{entry: entry, rev: rev})
+}
+
+// deadLetterUnkeyed dead-letters a message that has no ledger entry, once: the ledger records
+// its dead letter by inbound sequence.
+func (p *Pipeline) deadLetterUnkeyed(ctx context.Context, d *delivery, dl events.DeadLetter) Outcome {
+	seq, err := p.ledger.DeadLetterOf(ctx, d.stream, d.seq)
+	switch {
+	case err == nil:
+		// An earlier delivery published it; its completion or terminate did not follow.
+		return p.finishDeadLetter(ctx, d, dl, seq)
+	case errors.Is(err, ledger.ErrNotFound), errors.Is(err, ledger.ErrCorrupt):
+	default:
+		return p.systemic(ctx, d, "reading the ledger's dead-letter record", err)
+	}
+	if seq, err = p.publishDeadLetter(ctx, d, dl); err != nil {
+		return p.systemic(ctx, d, "publishing the dead letter", err)
+	}
+	if err := p.ledger.RecordDeadLetter(ctx, d.stream, d.seq, seq); err != nil {
+		return p.systemic(ctx, d, "recording the dead letter's sequence", err)
+	}
+	return p.finishDeadLetter(ctx, d, dl, seq)
+}
+
+// redeadLetter carries out the decision a dead entry records: the dead letter, published only
+// when the entry records none (a crash between the ledger write and the publish; a duplicate
+// the stream drops within its window), its sequence recorded, then the failure event and the
+// terminate. A dead letter whose sequence the entry records is never published again.
+func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery, ref ledgerRef) Outcome {
+	entry := ref.entry
+	dl := p.deadLetterOf(d, entry.Class, entry.Error, entry.FailedAt)
+	dl.Attempts = entry.Attempts
+	if entry.DLQSequence != 0 {
+		return p.finishDeadLetter(ctx, d, dl, entry.DLQSequence)
 	}
 	seq, err := p.publishDeadLetter(ctx, d, dl)
 	if err != nil {
 		return p.systemic(ctx, d, "publishing the dead letter", err)
 	}
-	if ref != nil {
-		// The sequence is for operators; a failure to record it loses nothing.
-		entry.DLQSequence = seq
-		if _, err := p.ledger.Update(ctx, d.ev.Key, entry, rev); err != nil {
-			p.o.Logger.WarnContext(ctx, "recording the dead letter's sequence in the ledger failed", p.logAttrs(d, "error", err)...)
-		}
+	entry.DLQSequence = seq
+	_, err = p.ledger.Update(ctx, d.ev.Key, entry, ref.rev)
+	if errors.Is(err, ledger.ErrConflict) {
+		return p.handBack(ctx, d, "ledger entry changed while dead-lettering", p.o.Backoff.Base)
 	}
-	return p.finishDeadLetter(ctx, d, dl, seq)
-}
-
-// redeadLetter repeats the decision an entry records as dead for a delivery with the same
-// replay count (a crash between dead letter and terminate): the same dead letter, a duplicate
-// the stream drops within its window, then the failure event and the terminate.
-func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery, entry ledger.Entry) Outcome {
-	dl := p.deadLetterOf(d, entry.Class, entry.Error, entry.FailedAt)
-	dl.Attempts = entry.Attempts
-	seq, err := p.publishDeadLetter(ctx, d, dl)
 	if err != nil {
-		return p.systemic(ctx, d, "republishing the dead letter", err)
-	}
-	if entry.DLQSequence != 0 {
-		seq = entry.DLQSequence
+		// Unrecorded, a redelivery after the stream's duplicate window would publish it again.
+		return p.systemic(ctx, d, "recording the dead letter's sequence in the ledger", err)
 	}
 	return p.finishDeadLetter(ctx, d, dl, seq)
 }

@@ -222,7 +222,7 @@ func (p *Pipeline) decide(ctx context.Context, d *delivery, claimFirst bool) (Ou
 		p.o.Metrics.ledger(ctx, "dead")
 		if d.replay.Count <= entry.ReplayCount {
 			// A crash between dead letter and terminate: the same decision again.
-			return p.redeadLetter(ctx, d, entry), nil
+			return p.redeadLetter(ctx, d, ledgerRef{entry: entry, rev: rev}), nil
 		}
 		// A replay: reconcile first, then a fresh budget.
 		entry.State, entry.Attempts, entry.ReplayCount = ledger.StatePending, 0, d.replay.Count
