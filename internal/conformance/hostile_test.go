@@ -29,6 +29,7 @@ const (
 	shapeJunk                  // binary junk in header names and values
 	shapeBare                  // no header at all, the body as given
 	shapeHugeAttributes        // an invalid event whose id, source and name fill the body
+	shapeHugeValid             // a valid event at the limits of its attributes and of the payload: ingested
 	shapeCount
 )
 
@@ -40,6 +41,8 @@ type hostileMsg struct {
 	header string // raw header lines, each "name: value\r\n"
 	body   []byte
 	id     string // the event id of a valid event; empty for the others
+	// ingest: the event must be ingested (otherwise either outcome will do).
+	ingest bool
 }
 
 // hostileMessage builds a message of shape kind%shapeCount from the fuzzer's name, value and
@@ -92,6 +95,7 @@ func hostileMessage(kind uint8, rng *rand.Rand, name, value string, body []byte,
 		if kind%shapeCount == shapeRejected {
 			asset += "-" + rejectMarker
 		}
+		m.ingest = kind%shapeCount == shapeValid
 		add("ce-specversion", "1.0")
 		add("ce-id", m.id)
 		add("ce-source", "pim://akeneo/hostile")
@@ -120,6 +124,14 @@ func hostileMessage(kind uint8, rng *rand.Rand, name, value string, body []byte,
 			"specversion": "1.0", "id": repeat(value, n/3), "source": repeat(name, n/3), "type": "not.ours",
 			"data": map[string]string{"name": repeat("<"+value, n/3), "src": "https://x.example.com/a.jpg"},
 		})
+	case shapeHugeValid:
+		m.id, m.ingest = repeat("id"+uniq+"-", events.MaxAttributeBytes), true
+		m.body, _ = json.Marshal(map[string]any{
+			"specversion": "1.0", "id": m.id, "source": repeat("pim://akeneo/"+alnum(name), events.MaxAttributeBytes),
+			"type": "asset.published", "padding": repeat(alnum(value)+"p", maxPayload-3*events.MaxAttributeBytes),
+			"data": map[string]string{"name": "hostile-" + uniq, "src": "https://media.example-pim.com/h.jpg"},
+		})
+		fill(rng.IntN(2048))
 	}
 	m.header = b.String()
 	if b.Len() == 0 && m.header == "" && kind%shapeCount != shapeBare {
@@ -130,6 +142,16 @@ func hostileMessage(kind uint8, rng *rand.Rand, name, value string, body []byte,
 		m.body = m.body[:max(room, 0)]
 	}
 	return m
+}
+
+// alnum keeps the ASCII letters and digits of s.
+func alnum(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && (r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 func repeat(s string, n int) string {
@@ -211,8 +233,16 @@ func (h *hostileEnv) check(tb testing.TB, m hostileMsg) {
 	if n := outcomes(); n != 1 {
 		tb.Errorf("inbound message %s ended as %d outcomes, want 1", key, n)
 	}
-	if logs := h.Logs.String(); strings.Contains(logs, `"msg":"systemic failure"`) {
-		tb.Fatalf("the message paused the replica:\n%s", logs)
+	h.mu.Lock()
+	ingested := h.ingested[m.id]
+	h.mu.Unlock()
+	if m.ingest && ingested != 1 {
+		tb.Errorf("the valid event of inbound message %s was not ingested", key)
+	}
+	for _, line := range strings.Split(h.Logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"systemic failure"`) {
+			tb.Fatalf("the replica paused: %.2000s", line)
+		}
 	}
 }
 
