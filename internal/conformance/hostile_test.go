@@ -361,3 +361,31 @@ func (p *rawPublisher) publish(tb testing.TB, subject, headerLines string, body 
 		return 0, false
 	}
 }
+
+// SPEC "No message can stop the service", on the advisory path: an event JetStream gave up on
+// (a 429 storm spends no attempt, so only MaxDeliver stops it) whose headers fill the server's
+// header limit is dead-lettered as exhausted, its largest original headers left out and listed,
+// and the replica never pauses.
+func TestSpec_NoMessageStopsTheService_AdvisoryPath(t *testing.T) {
+	t.Parallel()
+	e := prepared(t, inboundConfig(), nil)
+	e.Config.MaxDeliver, e.Config.MaxAttempts = 3, 3
+	e.StartService()
+	e.Sandbox.AddFault(sandbox.Fault{Match: "storm-headers", Status: 429})
+	ev := servicetest.NewEvent("storm-headers")
+	ev.Header = nats.Header{}
+	for i := 0; len(ev.Header)*120 < events.MaxHeaderBytes-2048; i++ {
+		ev.Header.Set("Nats-Pad-"+strconv.Itoa(i), strings.Repeat("p", 100))
+	}
+	seq := e.Publish(ev.Msg())
+	dl := waitDeadLetterOf(t, e, seq)
+	if got := dl.Header.Get("Ingest-Error-Class"); got != "exhausted" {
+		t.Errorf("Ingest-Error-Class %q, want exhausted", got)
+	}
+	if !strings.HasPrefix(dl.Header.Get("Ingest-Dropped-Headers"), `"Ingest-Original-Nats-Pad-`) {
+		t.Errorf("Ingest-Dropped-Headers %.200q does not list the left-out headers", dl.Header.Get("Ingest-Dropped-Headers"))
+	}
+	if strings.Contains(e.Logs.String(), `"msg":"systemic failure"`) {
+		t.Errorf("the message paused the replica")
+	}
+}
