@@ -1,9 +1,6 @@
 package conformance
 
 import (
-	"bufio"
-	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -45,22 +42,8 @@ func TestSpec_DeadLetters_HeaderValuesSingleLine(t *testing.T) {
 // publisher whose client does not check header names would.
 func rawPublish(t *testing.T, e *servicetest.Env, subject, headerLines string, body []byte) {
 	t.Helper()
-	conn, err := net.Dial("tcp", e.Server.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	r := bufio.NewReader(conn)
-	if _, err := r.ReadString('\n'); err != nil { // INFO
-		t.Fatal(err)
-	}
-	hdr := "NATS/1.0\r\n" + headerLines + "\r\n"
-	fmt.Fprintf(conn, "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}\r\n")
-	fmt.Fprintf(conn, "HPUB %s %d %d\r\n%s%s\r\nPING\r\n", subject, len(hdr), len(hdr)+len(body), hdr, body)
-	line, err := r.ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "PONG") {
-		t.Fatalf("raw publish: %q %v", line, err)
+	if _, ok := newRawPublisher(t, e).publish(t, subject, headerLines, body); !ok {
+		t.Fatal("the inbound stream refused the raw message")
 	}
 }
 
@@ -89,7 +72,7 @@ func TestSpec_DeadLetters_OversizedBodyOmitted(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil, nil)
 	ev := invalidEvent("oversized")
-	ev.Data["padding"] = strings.Repeat("p", int(e.NC.MaxPayload())-1024)
+	ev.Data["padding"] = strings.Repeat("p", int(e.NC.MaxPayload())-512) // fits inbound; not with the dead letter's headers
 	msg := ev.Msg()
 	seq := e.Publish(msg)
 	dl := waitDeadLetterOf(t, e, seq)

@@ -164,22 +164,25 @@ func foldPrefix(s, prefix string) bool {
 // and returns them sorted. It returns nil and leaves h alone when every name
 // is sendable.
 func DropUnsendableHeaders(h nats.Header) []string {
+	dropped := dropUnsendable(h)
+	if len(dropped) > 0 {
+		h.Set(HeaderDroppedHeaders, droppedList(dropped))
+	}
+	return dropped
+}
+
+// dropUnsendable removes from h the names the NATS client refuses and returns them sorted.
+func dropUnsendable(h nats.Header) []string {
 	var dropped []string
 	for k := range h {
 		if !sendableHeaderName(k) {
 			dropped = append(dropped, k)
 		}
 	}
-	if len(dropped) == 0 {
-		return nil
-	}
 	sort.Strings(dropped)
-	quoted := make([]string, len(dropped))
-	for i, k := range dropped {
+	for _, k := range dropped {
 		delete(h, k)
-		quoted[i] = strconv.QuoteToASCII(k)
 	}
-	h.Set(HeaderDroppedHeaders, strings.Join(quoted, ","))
 	return dropped
 }
 

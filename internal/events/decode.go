@@ -135,6 +135,9 @@ func (p *Published) validateAttributes(ev rawEvent, r Rules) *InvalidEventError 
 		if strings.IndexByte(a.attr.value, 0) >= 0 {
 			return invalid(a.name, "must not contain a NUL byte")
 		}
+		if len(a.attr.value) > MaxAttributeBytes {
+			return invalid(a.name, "%d bytes, at most %d", len(a.attr.value), MaxAttributeBytes)
+		}
 	}
 	if err := ev.typ.required("type"); err != nil {
 		return err

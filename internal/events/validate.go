@@ -16,6 +16,10 @@ const (
 	MaxTagBytes  = 128
 )
 
+// MaxAttributeBytes bounds the id and source attributes, which every completion event, dead
+// letter and ledger record repeats: an event with a longer one could never be recorded.
+const MaxAttributeBytes = 4096
+
 // DefaultAssetType is the type of an event that names none.
 const DefaultAssetType = "IMAGE"
 

@@ -39,6 +39,8 @@ func TestDecodeInvalid(t *testing.T) {
 		{name: "id null", body: eventJSON(t, map[string]any{"id": nil}, nil), want: `id: required`, read: &readable{Source: testSource}},
 		{name: "id a number", body: eventJSON(t, map[string]any{"id": 7}, nil), want: `id: must be a string, got number`, read: &readable{Source: testSource}},
 		{name: "id with NUL", body: eventJSON(t, map[string]any{"id": "a\x00b"}, nil), want: `id: must not contain a NUL byte`, read: &readable{ID: "a\x00b", Source: testSource}},
+		{name: "id too long", body: eventJSON(t, map[string]any{"id": strings.Repeat("i", MaxAttributeBytes+1)}, nil), want: `id: 4097 bytes, at most 4096`, read: &readable{ID: strings.Repeat("i", MaxAttributeBytes+1), Source: testSource, Key: Key("akeneo", testSource, strings.Repeat("i", MaxAttributeBytes+1))}},
+		{name: "source too long", body: eventJSON(t, map[string]any{"source": strings.Repeat("s", MaxAttributeBytes+1)}, nil), want: `source: 4097 bytes, at most 4096`, read: &readable{ID: testID, Source: strings.Repeat("s", MaxAttributeBytes+1), Key: Key("akeneo", strings.Repeat("s", MaxAttributeBytes+1), testID)}},
 		{name: "source missing", body: eventJSON(t, map[string]any{"source": absent}, nil), want: `source: required`, read: &readable{ID: testID}},
 		{name: "source an object", body: eventJSON(t, map[string]any{"source": map[string]any{}}, nil), want: `source: must be a string, got object`, read: &readable{ID: testID}},
 		{name: "source with NUL", body: eventJSON(t, map[string]any{"source": "\x00"}, nil), want: `source: must not contain a NUL byte`, read: &readable{ID: testID, Source: "\x00"}},

@@ -15,6 +15,13 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
 )
 
+// outcomeSuperseded is the outcome of an advisory about a message that a newer replay of its
+// event superseded: nothing is done.
+const outcomeSuperseded Outcome = "superseded"
+
+// maxDeliveriesType is the CloudEvents-like type of JetStream's max-deliveries advisory.
+const maxDeliveriesType = "io.nats.jetstream.advisory.v1.max_deliver"
+
 // maxDeliveriesAdvisory is the part of JetStream's io.nats.jetstream.advisory.v1.max_deliver
 // advisory the service reads.
 type maxDeliveriesAdvisory struct {
@@ -29,7 +36,9 @@ type maxDeliveriesAdvisory struct {
 // for each max-deliveries advisory captured in the advisory stream it fetches the message by
 // sequence and reads the ledger. An entry that is created republishes asset.ingested; any
 // other message is dead-lettered as exhausted with the ledger's attempt count (0 without an
-// entry); a message that aged out of the inbound stream is reported as lost.
+// entry); a message that aged out of the inbound stream is reported as lost. Only advisories
+// for this service's stream and durable count, and only for the delivery the ledger still
+// follows: a message whose event a newer replay has claimed since is left to that replay.
 type Advisories struct {
 	p       *Pipeline
 	inbound jetstream.Stream
@@ -83,6 +92,14 @@ func (a *Advisories) handle(ctx context.Context, body []byte) error {
 		a.log.Error("unreadable max-deliveries advisory; skipped", "error", err)
 		return nil
 	}
+	if adv.Type != maxDeliveriesType || adv.Stream != a.p.o.Stream || adv.Consumer != a.p.o.Consumer {
+		// The advisory stream may capture more than this service's consumer (an operator's
+		// audit consumer on the same stream): what JetStream gave up on for another consumer
+		// is not this service's to dead-letter.
+		a.log.Debug("advisory for another consumer; skipped",
+			"type", adv.Type, "stream", adv.Stream, "consumer", adv.Consumer, "stream_sequence", adv.StreamSeq)
+		return nil
+	}
 	raw, err := a.inbound.GetMsg(ctx, adv.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		a.log.Error("event lost: JetStream gave up on it and it is no longer in the inbound stream",
@@ -126,10 +143,17 @@ func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
 			err: fmt.Errorf("%w; its ledger entry is unreadable (%w)", why, err)})
 	case err != nil:
 		return p.systemic(ctx, d, "reading the ledger", err)
+	case entry.State != ledger.StateCreated && d.replay.Count < entry.ReplayCount:
+		// A newer replay of the event has claimed it since: the message JetStream gave up on
+		// was dead-lettered and replayed, and the replay's own deliveries decide now. An old
+		// advisory read again must not end the replay's retries.
+		p.o.Logger.InfoContext(ctx, "max-deliveries advisory for a message a newer replay supersedes; nothing to do",
+			p.logAttrs(d, "replay_count", d.replay.Count, "ledger_replay_count", entry.ReplayCount)...)
+		return outcomeSuperseded
 	case entry.State == ledger.StateCreated:
 		return p.republishIngested(ctx, d, entry)
 	case entry.State == ledger.StateDead && !replays(d.replay, entry):
-		return p.redeadLetter(ctx, d, entry)
+		return p.redeadLetter(ctx, d, ledgerRef{entry: entry, rev: rev})
 	case entry.State == ledger.StatePending && p.claimLive(entry):
 		// The last delivery may still be running somewhere: decide once it has settled.
 		return OutcomeHandedBack

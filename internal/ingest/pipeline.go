@@ -171,7 +171,7 @@ func (p *Pipeline) handle(ctx context.Context, d *delivery) Outcome {
 	ev, err := events.Decode(d.subject, d.header, d.data, p.o.Rules)
 	d.ev = ev
 	if ev.ID != "" {
-		d.span.SetAttributes(attribute.String("messaging.message.id", ev.ID))
+		d.span.SetAttributes(attribute.String("messaging.message.id", events.OneLine(ev.ID, events.MaxAttributeBytes)))
 	}
 	if err != nil {
 		return p.deadLetter(ctx, d, nil, failure{class: events.ClassInvalidEvent, err: err})
@@ -230,7 +230,7 @@ func (p *Pipeline) decide(ctx context.Context, d *delivery, claimFirst bool) (Ou
 		p.o.Metrics.ledger(ctx, "dead")
 		if !replays(d.replay, entry) {
 			// A crash between dead letter and terminate: the same decision again.
-			return p.redeadLetter(ctx, d, entry), nil
+			return p.redeadLetter(ctx, d, ledgerRef{entry: entry, rev: rev}), nil
 		}
 		// A replay: reconcile first, then a fresh budget.
 		takeReplay(d, &entry)
@@ -346,7 +346,9 @@ func (p *Pipeline) systemic(ctx context.Context, d *delivery, doing string, err 
 func (p *Pipeline) logAttrs(d *delivery, kv ...any) []any {
 	attrs := []any{"subject", d.subject, "stream_sequence", d.seq, "delivered", d.delivered}
 	if d.ev.ID != "" {
-		attrs = append(attrs, "event_id", d.ev.ID, "event_source", d.ev.Source)
+		// An invalid event's attributes may be as long as its body: logged cut.
+		attrs = append(attrs, "event_id", events.OneLine(d.ev.ID, events.MaxAttributeBytes),
+			"event_source", events.OneLine(d.ev.Source, events.MaxAttributeBytes))
 	}
 	return append(attrs, kv...)
 }
