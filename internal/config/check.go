@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
 )
 
 // Check lists what keeps the configuration from running the service. needNATSURL is false for
@@ -18,11 +20,8 @@ func (c Config) Check(needNATSURL bool) Problems {
 	case c.NATSURL == "" && needNATSURL:
 		add("NATS_URL is empty; set it to the NATS server, e.g. nats://nats:4222 (or use `consumer dev` for an embedded server)")
 	case c.NATSURL != "":
-		for _, u := range strings.Split(c.NATSURL, ",") {
-			if _, err := url.Parse(strings.TrimSpace(u)); err != nil {
-				add("NATS_URL is not a URL list; want nats://host:4222[,nats://host2:4222]")
-				break
-			}
+		if err := broker.CheckURL(c.NATSURL); err != nil {
+			add("%v", err)
 		}
 	}
 	if c.NATSUser != "" && c.NATSPassword == "" {
