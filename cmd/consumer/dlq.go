@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
@@ -176,12 +178,9 @@ func parseSelection(fs *flag.FlagSet, sf *selectionFlags, args []string, require
 // withTool connects with the operator's NATS settings, runs fn with a Tool
 // on the configured streams and maps the package's usage errors to exit 2.
 func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, fn func(*dlq.Tool) error) error {
-	url := envOr(getenv, "NATS_URL", "nats://127.0.0.1:4222")
-	cctx, cancel := context.WithTimeout(ctx, dlqConnectTimeout)
-	nc, err := broker.Connect(cctx, natsOptions(getenv, url, "consumer dlq"))
-	cancel()
+	nc, err := connectOperator(ctx, getenv, "consumer dlq", stderr)
 	if err != nil {
-		return fmt.Errorf("NATS at %s (NATS_URL) is unreachable or refused the connection: %w", broker.RedactURL(url), err)
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -201,6 +200,27 @@ func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, f
 		return usageError{err.Error()}
 	}
 	return err
+}
+
+// connectOperator connects an operator's command to NATS with the NATS_*
+// settings of getenv (NATS_URL defaults to the dev server's). A malformed
+// NATS_URL is a usage error, reported before any attempt; the wait for an
+// unreachable server is logged on stderr and ends after dlqConnectTimeout.
+func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr io.Writer) (*nats.Conn, error) {
+	url := envOr(getenv, "NATS_URL", "nats://127.0.0.1:4222")
+	if err := broker.CheckURL(url); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	o := natsOptions(getenv, url, name)
+	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cctx, cancel := context.WithTimeout(ctx, dlqConnectTimeout)
+	defer cancel()
+	nc, err := broker.Connect(cctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("NATS at %s (NATS_URL) is unreachable or refused the connection (waited up to %s): %w",
+			broker.RedactURL(url), dlqConnectTimeout, err)
+	}
+	return nc, nil
 }
 
 // selectionFlags are the selection flags shared by the subcommands.
