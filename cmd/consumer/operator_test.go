@@ -156,3 +156,46 @@ func TestNumberedNames(t *testing.T) {
 		}
 	}
 }
+
+// TestDLQBadInputExitsTwo: a typo in a selection is refused with exit 2 and
+// the valid values, not answered with an empty listing.
+func TestDLQBadInputExitsTwo(t *testing.T) {
+	t.Parallel()
+	getenv, _ := dlqServer(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown class", []string{"dlq", "list", "--class", "invalid_evnt"}, "use invalid_event, rejected, exhausted"},
+		{"malformed time", []string{"dlq", "replay", "--since", "yesterday", "--dry-run"}, `--since: bad usage: "yesterday" is neither an RFC 3339 time`},
+		{"subject of no source", []string{"dlq", "purge", "--subject", "assets.published.akeneoo", "--yes"}, "the dead letters in ASSETS_DLQ are on assets.dlq.akeneo 2"},
+		{"export without a directory", []string{"dlq", "export"}, "give the directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tc.args, getenv, &stdout, &stderr)
+			if code := exitCode(err, &stderr); code != 2 {
+				t.Errorf("exit code %d, want 2; stdout:\n%s", code, stdout.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, stderr.String())
+			}
+		})
+	}
+}
+
+func TestDLQExportAndErrorFilter(t *testing.T) {
+	t.Parallel()
+	getenv, _ := dlqServer(t)
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"dlq", "export", dir, "--error", "BAD", "--class", "invalid_event"}, getenv, &stdout, &stderr)
+	if code := exitCode(err, &stderr); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	if want := "2: 2.body (11 bytes), 2.json\nexported 1 dead letters from ASSETS_DLQ to " + dir + " (nothing was deleted)\n"; stdout.String() != want {
+		t.Errorf("stdout = %q, want %q", stdout.String(), want)
+	}
+}
