@@ -31,10 +31,16 @@ func (b *syncBuffer) String() string {
 // waitFor polls until buf contains want, failing after a deadline.
 func waitFor(tb testing.TB, buf *syncBuffer, want string) {
 	tb.Helper()
+	waitUntil(tb, func() bool { return strings.Contains(buf.String(), want) })
+}
+
+// waitUntil polls cond until it holds, failing after a deadline.
+func waitUntil(tb testing.TB, cond func() bool) {
+	tb.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(buf.String(), want) {
+	for !cond() {
 		if time.Now().After(deadline) {
-			tb.Fatalf("no %q in:\n%s", want, buf.String())
+			tb.Fatal("condition not met before the deadline")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
