@@ -56,7 +56,9 @@ func TestDevOutcomeLines(t *testing.T) {
 	publish("assets.ingested.akeneo", ingested)
 	publish("assets.failed.akeneo", map[string]any{"id": "k2:failed:0", "type": "asset.ingest_failed", "data": map[string]any{
 		"name": "sku-2", "eventId": "e2", "errorClass": "invalid_event", "error": "data.src: host \"localhost\" is not public\x1b[2J", "dlqSequence": 7}})
-	waitUntil(t, func() bool { return strings.Contains(out.String(), "dead-lettered") && strings.Contains(out.String(), "already") })
+	waitUntil(t, func() bool {
+		return strings.Contains(out.String(), "dead-lettered") && strings.Contains(out.String(), "already")
+	})
 	text := out.String()
 	for _, want := range []string{
 		"ingested       sku-1                        asset A1 (1 attempt(s), 0 ms)\n",
