@@ -70,3 +70,4 @@ func TestDevOutcomeLines(t *testing.T) {
 		}
 	}
 }
+
