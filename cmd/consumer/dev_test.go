@@ -70,4 +70,3 @@ func TestDevOutcomeLines(t *testing.T) {
 		}
 	}
 }
-
