@@ -15,13 +15,14 @@ const followEvery = time.Second
 
 // follow prints, one line each (a text row, or a Row in JSON), the dead
 // letters sel selects that are stored after the snapshot of s, until ctx
-// ends. Like the scans it reads by sequence and creates no consumer.
-func (t *Tool) follow(ctx context.Context, s jetstream.Stream, sel Selection, asJSON bool) error {
+// ends; a text header first unless headerShown. Like the scans it reads by
+// sequence and creates no consumer.
+func (t *Tool) follow(ctx context.Context, s jetstream.Stream, sel Selection, asJSON, headerShown bool) error {
 	seq := s.CachedInfo().State.LastSeq + 1
 	fmt.Fprintf(t.Err, "following %s from sequence %d; new dead letters appear as they arrive (Ctrl-C stops)\n", t.DLQStream, seq)
 	enc := json.NewEncoder(t.Out)
 	enc.SetEscapeHTML(false)
-	header := asJSON
+	header := asJSON || headerShown
 	wait := time.NewTimer(0)
 	defer wait.Stop()
 	for {
@@ -50,10 +51,10 @@ func (t *Tool) follow(ctx context.Context, s jetstream.Stream, sel Selection, as
 			} else {
 				if !header {
 					header = true
-					_, err = fmt.Fprintln(t.Out, strings.ReplaceAll(rowHeader, "\t", "  "))
+					_, err = fmt.Fprintln(t.Out, alignedRow(strings.Split(rowHeader, "\t")))
 				}
 				if err == nil {
-					_, err = fmt.Fprintln(t.Out, strings.ReplaceAll(textRow(l.Row()), "\t", "  "))
+					_, err = fmt.Fprintln(t.Out, alignedRow(rowFields(l.Row())))
 				}
 			}
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -57,6 +58,7 @@ func (t *Tool) List(ctx context.Context, sel Selection, o ListOptions) error {
 		return t.printCounts(ctx, s)
 	}
 	var missing []uint64
+	listed := false // a table with its header was printed
 	noteMissing := func(seq uint64) {
 		missing = append(missing, seq)
 		fmt.Fprintf(t.Err, "no dead letter %d in %s\n", seq, t.DLQStream)
@@ -82,6 +84,7 @@ func (t *Tool) List(ctx context.Context, sel Selection, o ListOptions) error {
 		if err == nil {
 			err = sum.print(t.Out, t.DLQStream)
 		}
+		listed = len(sum.rows) > 0
 		if err == nil && len(sum.rows) > 0 && !sel.filtered() && len(sel.Seqs) == 0 {
 			err = t.printSources(ctx, s)
 		}
@@ -93,7 +96,7 @@ func (t *Tool) List(ctx context.Context, sel Selection, o ListOptions) error {
 		return fmt.Errorf("%w: %s holds no sequence %s", ErrNotFound, t.DLQStream, joinSeqs(missing))
 	}
 	if o.Follow {
-		return t.follow(ctx, s, sel, o.JSON)
+		return t.follow(ctx, s, sel, o.JSON, listed)
 	}
 	return nil
 }
@@ -215,9 +218,34 @@ const rowHeader = "SEQ\tFAILED AT\tCLASS\tSUBJECT\tNAME\tEVENT ID\tATTEMPTS\tREP
 // textRow is r as one tab-separated line of a text listing, every field
 // escaped and shortened, the error with Amplience's message first.
 func textRow(r Row) string {
-	return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s", r.Sequence, r.FailedAt.Format(time.RFC3339),
+	return strings.Join(rowFields(r), "\t")
+}
+
+func rowFields(r Row) []string {
+	return []string{strconv.FormatUint(r.Sequence, 10), r.FailedAt.Format(time.RFC3339),
 		orDash(shorten(r.Class, 20)), orDash(shorten(r.Subject, 60)), orDash(shorten(r.Name, 40)),
-		orDash(shorten(r.EventID, 40)), r.Attempts, r.ReplayCount, orDash(shorten(messageFirst(r.Error), errorWidth)))
+		orDash(shorten(r.EventID, 40)), strconv.Itoa(r.Attempts), strconv.Itoa(r.ReplayCount),
+		orDash(shorten(messageFirst(r.Error), errorWidth))}
+}
+
+// followWidths are the column widths of rows printed one at a time by
+// --follow, where no table can align them: wide enough for usual values.
+var followWidths = []int{5, 20, 13, 24, 20, 36, 8, 7, 0}
+
+// alignedRow pads the fields of a row (or of the header, split at tabs) to
+// followWidths, two spaces apart.
+func alignedRow(fields []string) string {
+	var b strings.Builder
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		b.WriteString(f)
+		if i < len(fields)-1 {
+			b.WriteString(strings.Repeat(" ", max(0, followWidths[i]-utf8.RuneCountInString(f))))
+		}
+	}
+	return b.String()
 }
 
 func (s *summary) print(w io.Writer, stream string) error {

@@ -264,3 +264,30 @@ func TestReplayDryRunCountsMissingInTheSummary(t *testing.T) {
 		t.Errorf("summary = %q, want %q", out.String(), want)
 	}
 }
+
+func TestListFollowTextAlignsRowsUnderOneHeader(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	tool, _, _ := e.tool("")
+	var out, errOut lockedBuffer
+	tool.Out, tool.Err = &out, &errOut
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tool.List(ctx, Selection{}, ListOptions{Follow: true}) }()
+	waitUntil(t, func() bool { return strings.Contains(errOut.String(), "following ASSETS_DLQ") })
+	l := sampleLetter("ev-1")
+	l.failedAt = testNow
+	e.addDeadLetter(t, l)
+	waitUntil(t, func() bool { return strings.Contains(out.String(), "ev-1") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("List --follow: %v", err)
+	}
+	want := "no dead letters selected in ASSETS_DLQ\n" +
+		"SEQ    FAILED AT             CLASS          SUBJECT                   NAME                  EVENT ID                              ATTEMPTS  REPLAYS  ERROR\n" +
+		"1      2026-11-27T12:00:00Z  rejected       assets.published.akeneo   n                     ev-1                                  3         0        name: already taken\n"
+	if d := cmp.Diff(want, out.String()); d != "" {
+		t.Errorf("output (-want +got):\n%s", d)
+	}
+}
