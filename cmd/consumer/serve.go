@@ -39,7 +39,7 @@ func loadConfig(ctx context.Context, getenv lookupEnv, needNATSURL bool) (config
 	if err != nil && !errors.As(err, &problems) {
 		return cfg, err
 	}
-	problems = append(problems, cfg.Check(needNATSURL)...)
+	problems = config.Combine(problems, cfg.Check(needNATSURL))
 	if _, _, perr := service.Parsed(cfg); perr != nil {
 		var more config.Problems
 		if errors.As(perr, &more) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,6 +104,26 @@ func (c Config) Check(needNATSURL bool) Problems {
 		add("LOG_FORMAT %q is unknown; use json or text", c.LogFormat)
 	}
 	return p
+}
+
+// Combine returns the problems Load reported followed by those Check found, leaving out a
+// Check problem that says a secret is empty when Load already said why its NAME_FILE gave
+// nothing (empty variable, missing or empty file).
+func Combine(load, check Problems) Problems {
+	out := append(Problems{}, load...)
+	var emptyFiles []string
+	for _, l := range load {
+		first, _, _ := strings.Cut(l, " ")
+		if name, ok := strings.CutSuffix(strings.TrimSuffix(first, ":"), "_FILE"); ok {
+			emptyFiles = append(emptyFiles, name+" is empty")
+		}
+	}
+	for _, c := range check {
+		if !slices.ContainsFunc(emptyFiles, func(e string) bool { return strings.Contains(c, e) }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // EffectiveMaxDeliver is INGEST_MAX_DELIVER, or max(100, 4 × INGEST_MAX_ATTEMPTS) when unset.

@@ -286,3 +286,18 @@ func TestMalformedNATSURLIsAProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestCombineLeavesOutWhatAFileProblemExplains(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"NATS_URL": "nats://nats:4222", "AMPLIENCE_CLIENT_ID": "id", "AMPLIENCE_CLIENT_SECRET_FILE": ""}
+	cfg, err := load(t, env, nil)
+	var p Problems
+	if !errors.As(err, &p) {
+		t.Fatalf("Load error %v, want Problems", err)
+	}
+	got := Combine(p, cfg.Check(true))
+	want := Problems{"AMPLIENCE_CLIENT_SECRET_FILE is set but empty; set it to the path of the file holding AMPLIENCE_CLIENT_SECRET, or unset it"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
