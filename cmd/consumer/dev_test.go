@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/natstest"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
 )
 
 func TestPortNote(t *testing.T) {
@@ -40,7 +41,7 @@ func TestDevOutcomeLines(t *testing.T) {
 	nc, _ := natstest.Connect(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out servicetest.SyncBuffer
 	if err := watchOutcomes(ctx, s.ClientURL(), &out); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
@@ -216,15 +215,11 @@ func parseSelection(fs *flag.FlagSet, sf *selectionFlags, args []string, require
 // withTool connects with the operator's NATS settings, runs fn with a Tool
 // on the configured streams and maps the package's usage errors to exit 2.
 func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, fn func(*dlq.Tool) error) error {
-	nc, err := connectOperator(ctx, getenv, "consumer dlq", stderr)
+	js, err := connectOperator(ctx, getenv, "consumer dlq", stderr)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("opening JetStream: %w", err)
-	}
+	defer js.Conn().Close()
 	err = fn(&dlq.Tool{
 		JS:            js,
 		DLQStream:     envOr(getenv, "DLQ_STREAM", "ASSETS_DLQ"),
@@ -244,7 +239,8 @@ func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, f
 // settings of getenv (NATS_URL defaults to the dev server's). A malformed
 // NATS_URL is a usage error, reported before any attempt; the wait for an
 // unreachable server is logged on stderr and ends after dlqConnectTimeout.
-func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr io.Writer) (*nats.Conn, error) {
+// The caller closes js.Conn().
+func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr io.Writer) (jetstream.JetStream, error) {
 	url := envOr(getenv, "NATS_URL", "nats://127.0.0.1:4222")
 	if err := broker.CheckURL(url); err != nil {
 		return nil, usageError{err.Error()}
@@ -258,7 +254,12 @@ func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr 
 		return nil, fmt.Errorf("NATS at %s (NATS_URL) is unreachable or refused the connection (waited up to %s): %w",
 			broker.RedactURL(url), dlqConnectTimeout, err)
 	}
-	return nc, nil
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("opening JetStream: %w", err)
+	}
+	return js, nil
 }
 
 // selectionFlags are the selection flags shared by the subcommands.

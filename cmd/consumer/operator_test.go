@@ -5,31 +5,14 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
 )
 
-// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitFor polls until buf contains want, failing after a deadline.
-func waitFor(tb testing.TB, buf *syncBuffer, want string) {
+func waitFor(tb testing.TB, buf *servicetest.SyncBuffer, want string) {
 	tb.Helper()
 	waitUntil(tb, func() bool { return strings.Contains(buf.String(), want) })
 }
@@ -104,7 +87,7 @@ func TestPublishGivesUpOnUnreachableNATS(t *testing.T) {
 		t.Skip("waits for the connect limit")
 	}
 	var stdout bytes.Buffer
-	var stderr syncBuffer
+	var stderr servicetest.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*dlqConnectTimeout)
 	defer cancel()
 	err := run(ctx, []string{"publish"}, envMap(map[string]string{"NATS_URL": deadURL(t)}), &stdout, &stderr)
@@ -136,7 +119,7 @@ func TestRunStoppedWhileWaitingForNATSExitsZero(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout bytes.Buffer
-	var stderr syncBuffer
+	var stderr servicetest.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"run"}, env, &stdout, &stderr) }()
 	waitFor(t, &stderr, "NATS is not reachable yet")

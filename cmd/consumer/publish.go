@@ -64,15 +64,11 @@ func cmdPublish(ctx context.Context, args []string, getenv lookupEnv, stdout, st
 			return usageError{fmt.Sprintf("--body-file: %v", err)}
 		}
 	}
-	nc, err := connectOperator(ctx, getenv, "consumer publish", stderr)
+	js, err := connectOperator(ctx, getenv, "consumer publish", stderr)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("opening JetStream: %w", err)
-	}
+	defer js.Conn().Close()
 	return publishEvents(ctx, js, f, body, stdout, stderr)
 }
 

@@ -1,20 +1,19 @@
 package dlq
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
 )
 
 func TestSelectionRefusesUnknownClass(t *testing.T) {
@@ -135,30 +134,12 @@ func TestEmptySelectionThatLooksLikeATypo(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a buffer the test reads while List writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestListFollowPrintsNewDeadLetters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	e.addDeadLetter(t, sampleLetter("ev-old"))
 	tool, _, _ := e.tool("")
-	var out, errOut lockedBuffer
+	var out, errOut servicetest.SyncBuffer
 	tool.Out, tool.Err = &out, &errOut
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -269,7 +250,7 @@ func TestListFollowTextAlignsRowsUnderOneHeader(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	tool, _, _ := e.tool("")
-	var out, errOut lockedBuffer
+	var out, errOut servicetest.SyncBuffer
 	tool.Out, tool.Err = &out, &errOut
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
