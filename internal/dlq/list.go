@@ -66,12 +66,17 @@ func (t *Tool) List(ctx context.Context, sel Selection, o ListOptions) error {
 	if o.JSON {
 		enc := json.NewEncoder(t.Out)
 		enc.SetEscapeHTML(false)
+		n := 0
 		err = t.each(ctx, s, sel, func(l *Letter) error {
+			n++
 			if err := enc.Encode(l.Row()); err != nil {
 				return fmt.Errorf("writing: %w", err)
 			}
 			return nil
 		}, noteMissing)
+		if err == nil && n == 0 && len(missing) == 0 {
+			err = t.typo(ctx, s, sel)
+		}
 	} else {
 		var sum summary
 		err = t.each(ctx, s, sel, func(l *Letter) error {

@@ -126,6 +126,9 @@ func TestEmptySelectionThatLooksLikeATypo(t *testing.T) {
 			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "assets.dlq.akeneo 2, assets.dlq.salsify 1") {
 				t.Errorf("List error = %v, want ErrUsage naming the subjects", err)
 			}
+			if err := tool.List(context.Background(), Selection{Subject: tc.subject}, ListOptions{JSON: true}); !errors.Is(err, ErrUsage) {
+				t.Errorf("List --json error = %v, want ErrUsage", err)
+			}
 			_, err = tool.Purge(context.Background(), Selection{Subject: tc.subject}, PurgeOptions{Yes: true})
 			if !errors.Is(err, ErrUsage) {
 				t.Errorf("Purge error = %v, want ErrUsage", err)
