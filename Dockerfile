@@ -4,7 +4,7 @@
 # user. The same image serves every command (`consumer run` by default; the compose file also
 # runs `consumer sandbox` and `consumer publish` from it).
 #
-#   docker build --build-arg VERSION=v1.2.3 -t asset-ingest-consumer .
+#   docker build --build-arg VERSION=v1.2.3 --build-arg COMMIT=$(git rev-parse HEAD) -t asset-ingest-consumer .
 #   docker run --rm -e NATS_URL=nats://nats:4222 -e AMPLIENCE_CLIENT_ID=... \
 #     -e AMPLIENCE_CLIENT_SECRET_FILE=/run/secrets/amplience -p 8080:8080 asset-ingest-consumer
 
@@ -19,10 +19,12 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 COPY . .
 ARG TARGETOS TARGETARCH
 ARG VERSION=dev
+# The build context leaves .git out: the commit comes as an argument.
+ARG COMMIT=
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/consumer ./cmd/consumer
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/consumer ./cmd/consumer
 
 # distroless/static: CA certificates, tzdata and /etc/passwd with the nonroot user (65532),
 # no shell and no package manager.

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/dlq"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/embedded"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
 )
@@ -65,12 +66,15 @@ func cmdDev(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("creating %s: %w", dir, err)
 		}
-		ns, err := embedded.Start(dir, "127.0.0.1", 4222)
+		ns, err := embedded.Start(dir, "127.0.0.1", devNATSPort)
 		if err != nil {
 			return err
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 		cfg.NATSURL = ns.ClientURL()
+		if note := portNote(ns.Addr()); note != "" {
+			fmt.Fprintln(stdout, note)
+		}
 	}
 
 	if !externalAPI {
@@ -104,6 +108,22 @@ func cmdDev(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr
 		}
 	}
 	return serve(ctx, cfg, devEnv, stderr, ready)
+}
+
+// devNATSPort is the port the embedded server takes when it is free: the
+// default of the tools and of the README's nats commands.
+const devNATSPort = 4222
+
+// portNote says, when the embedded server listens on addr instead of
+// devNATSPort, that the port was busy and what the tools then need; "" when
+// it got the port.
+func portNote(addr net.Addr) string {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok || ta.Port == devNATSPort {
+		return ""
+	}
+	return fmt.Sprintf("NATS: port %d is busy (another NATS server?), so the embedded server listens on %d instead;\n"+
+		"      the tools and nats commands need NATS_URL=nats://%s (or -s nats://%s)", devNATSPort, ta.Port, ta, ta)
 }
 
 func printDevBanner(w io.Writer, natsURL, apiURL, httpAddr string) {
@@ -165,8 +185,13 @@ func watchOutcomes(ctx context.Context, url string, stdout io.Writer) error {
 		return err
 	}
 	var mu sync.Mutex
+	// Completion ids seen: a redelivery of an event already ingested
+	// republishes the same id (which the results stream drops as a
+	// duplicate, but a plain subscriber still sees).
+	seen := map[string]bool{}
 	show := func(m *nats.Msg) {
 		var ev struct {
+			ID   string `json:"id"`
 			Type string `json:"type"`
 			Data struct {
 				EventID, Name, AssetID, ErrorClass, Error string
@@ -181,10 +206,14 @@ func watchOutcomes(ctx context.Context, url string, stdout io.Writer) error {
 		mu.Lock()
 		defer mu.Unlock()
 		d := ev.Data
-		switch ev.Type {
-		case "asset.ingested":
+		again := seen[ev.ID]
+		seen[ev.ID] = true
+		switch {
+		case ev.Type == "asset.ingested" && again:
+			fmt.Fprintf(stdout, "already ingested %-26s asset %s (no second asset)\n", printable(d.Name), d.AssetID)
+		case ev.Type == "asset.ingested":
 			fmt.Fprintf(stdout, "ingested       %-28s asset %s (%d attempt(s), %d ms)\n", printable(d.Name), d.AssetID, d.Attempts, d.DurationMs)
-		case "asset.ingest_failed":
+		case ev.Type == "asset.ingest_failed":
 			fmt.Fprintf(stdout, "dead-lettered  %-28s [%s] %s (dead letter #%d)\n", printable(d.Name+" "+d.EventID), d.ErrorClass, printable(d.Error), d.DlqSequence)
 		}
 	}
@@ -194,15 +223,19 @@ func watchOutcomes(ctx context.Context, url string, stdout io.Writer) error {
 			return err
 		}
 	}
+	// The server has the subscriptions once it answers: no outcome
+	// published after this returns is missed.
+	if err := nc.Flush(); err != nil {
+		nc.Close()
+		return err
+	}
 	go func() { <-ctx.Done(); _ = nc.Drain() }()
 	return nil
 }
 
-// printable escapes control characters in text that came from events.
-func printable(s string) string {
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
-}
+// printable escapes control characters in text that came from events;
+// quotes and other printable characters are left as they are.
+func printable(s string) string { return dlq.Escape(s) }
 
 // freeAddr is host:port when that port is free, otherwise host with a free port.
 func freeAddr(host string, port int) string {

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +22,7 @@ import (
 // an unreachable server instead of waiting for it like the service does.
 const dlqConnectTimeout = 10 * time.Second
 
-const dlqUsage = `Usage: consumer dlq <list|show|replay|purge> [flags] [SEQ...]
+const dlqUsage = `Usage: consumer dlq <list|show|export|replay|purge> [flags] [SEQ...]
 
 Operators' dead-letter tools. They read the dead-letter stream DLQ_STREAM (default ASSETS_DLQ)
 and replay to the inbound stream INGEST_STREAM (default ASSETS) through NATS with your own
@@ -29,21 +31,29 @@ credentials: the NATS_* variables as for 'run'; NATS_URL defaults to nats://127.
 Subcommands:
   list    a summary and one row per dead letter (--json: one object per line)
   show    everything about one dead letter: headers, body, trace id
+  export  write dead letters to a directory: a body file and a JSON file of headers each
   replay  republish dead letters to their original subject, then delete them
   purge   delete dead letters
 
-Select dead letters by sequence numbers, --class, --subject, --since, --until, --event-id, or
---all. --json prints JSON for scripts. Run 'consumer dlq <subcommand> --help' for its flags and
-an example.
+Select dead letters by sequence numbers, --class, --subject, --since, --until, --event-id,
+--error, or --all. --json prints JSON for scripts. Run 'consumer dlq <subcommand> --help' for its
+flags and an example.
 `
 
 const dlqListSynopsis = `Lists dead letters: first a summary (how many, per error class, per original subject, the oldest
 and newest failure time), then one row per dead letter (sequence, failure time, class, original
-subject, event id, attempts, replay count, the error shortened). Without a selection it lists them
-all. With --json it prints only one JSON object per dead letter and line, with the stable fields
-sequence, failedAt, class, subject, dlqSubject, eventId, eventSource, attempts, replayCount,
-error, bodyBytes and bodyOmitted. Text from dead letters is printed with control characters
-escaped.`
+subject, asset name, event id, attempts, replay count, the error shortened, Amplience's own
+message first), then the server's count per source. Without a selection it lists them all.
+--summary prints only the server's counts, reading no dead letter. --follow then keeps printing
+new dead letters that match the filters until interrupted. With --json it prints only one JSON
+object per dead letter and line, with the stable fields sequence, failedAt, class, subject,
+dlqSubject, eventId, eventSource, name, attempts, replayCount, error, bodyBytes and bodyOmitted.
+Text from dead letters is printed with control characters escaped.`
+
+const dlqExportSynopsis = `Writes each selected dead letter (all of them without a selection) into DIR, created when missing:
+<seq>.body holds its body byte for byte, <seq>.json its fields as in 'list --json' plus every
+header, the time it was stored and the body file's name. Files are readable by their owner only.
+Nothing is deleted: attach the files to a ticket, diff them, then replay or purge.`
 
 const dlqShowSynopsis = `Shows everything about one dead letter: where it came from, its failure (class, error, attempts,
 replay count), the trace ids of the failed processing (from traceparent) and of the publisher,
@@ -78,6 +88,8 @@ func cmdDLQ(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr
 		return dlqList(ctx, rest, getenv, stdout, stderr)
 	case "show":
 		return dlqShow(ctx, rest, getenv, stdout, stderr)
+	case "export":
+		return dlqExport(ctx, rest, getenv, stdout, stderr)
 	case "replay":
 		return dlqReplay(ctx, rest, getenv, stdout, stderr)
 	case "purge":
@@ -95,13 +107,40 @@ func dlqList(ctx context.Context, args []string, getenv lookupEnv, stdout, stder
 	fs := newFlags("dlq list [flags] [SEQ...]", dlqListSynopsis, "consumer dlq list --class rejected --since 24h --json", stderr)
 	var sf selectionFlags
 	sf.add(fs)
-	asJSON := fs.Bool("json", false, "one JSON object per dead letter and line, nothing else")
+	var o dlq.ListOptions
+	fs.BoolVar(&o.JSON, "json", false, "one JSON object per dead letter and line, nothing else")
+	fs.BoolVar(&o.Follow, "follow", false, "then print new dead letters as they arrive, until interrupted")
+	fs.BoolVar(&o.SummaryOnly, "summary", false, "only the server's counts per source; reads no dead letter")
 	sel, err := parseSelection(fs, &sf, args, false)
 	if err != nil {
 		return err
 	}
 	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
-		return t.List(ctx, sel, dlq.ListOptions{JSON: *asJSON})
+		return t.List(ctx, sel, o)
+	})
+}
+
+func dlqExport(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
+	fs := newFlags("dlq export DIR [flags] [SEQ...]", dlqExportSynopsis, "consumer dlq export ./dlq-incident-42 --class rejected --since 2h", stderr)
+	var sf selectionFlags
+	sf.add(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageError{"dlq export: give the directory to write to, then any sequence numbers"}
+	}
+	dir := pos[0]
+	sel, err := sf.selection(pos[1:], time.Now())
+	if err != nil {
+		return err
+	}
+	if err := sel.Check(false); err != nil {
+		return usageError{err.Error()}
+	}
+	return withTool(ctx, getenv, stdout, stderr, func(t *dlq.Tool) error {
+		return t.Export(ctx, sel, dir)
 	})
 }
 
@@ -188,18 +227,11 @@ func parseSelection(fs *flag.FlagSet, sf *selectionFlags, args []string, require
 // withTool connects with the operator's NATS settings, runs fn with a Tool
 // on the configured streams and maps the package's usage errors to exit 2.
 func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, fn func(*dlq.Tool) error) error {
-	url := envOr(getenv, "NATS_URL", "nats://127.0.0.1:4222")
-	cctx, cancel := context.WithTimeout(ctx, dlqConnectTimeout)
-	nc, err := broker.Connect(cctx, natsOptions(getenv, url, "consumer dlq"))
-	cancel()
+	js, err := connectOperator(ctx, getenv, "consumer dlq", stderr)
 	if err != nil {
-		return fmt.Errorf("NATS at %s (NATS_URL) is unreachable or refused the connection: %w", broker.RedactURL(url), err)
+		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("opening JetStream: %w", err)
-	}
+	defer js.Conn().Close()
 	err = fn(&dlq.Tool{
 		JS:            js,
 		DLQStream:     envOr(getenv, "DLQ_STREAM", "ASSETS_DLQ"),
@@ -215,20 +247,49 @@ func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, f
 	return err
 }
 
+// connectOperator connects an operator's command to NATS with the NATS_*
+// settings of getenv (NATS_URL defaults to the dev server's). A malformed
+// NATS_URL is a usage error, reported before any attempt; the wait for an
+// unreachable server is logged on stderr and ends after dlqConnectTimeout.
+// The caller closes js.Conn().
+func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr io.Writer) (jetstream.JetStream, error) {
+	url := envOr(getenv, "NATS_URL", "nats://127.0.0.1:4222")
+	if err := broker.CheckURL(url); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	o := natsOptions(getenv, url, name)
+	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cctx, cancel := context.WithTimeout(ctx, dlqConnectTimeout)
+	defer cancel()
+	nc, err := broker.Connect(cctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("NATS at %s (NATS_URL) is unreachable or refused the connection (waited up to %s): %w",
+			broker.RedactURL(url), dlqConnectTimeout, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("opening JetStream: %w", err)
+	}
+	return js, nil
+}
+
 // selectionFlags are the selection flags shared by the subcommands.
 type selectionFlags struct {
 	all                               bool
 	class, subject, since, until, eid string
+	errText                           string
 	limit                             int
 }
 
 func (f *selectionFlags) add(fs *flag.FlagSet) {
 	fs.BoolVar(&f.all, "all", false, "every dead letter present when the command starts")
-	fs.StringVar(&f.class, "class", "", "error class: invalid_event, rejected or exhausted")
+	fs.StringVar(&f.class, "class", "", "error class: "+strings.Join(dlq.Classes, ", "))
 	fs.StringVar(&f.subject, "subject", "", "original (or dead-letter) subject; wildcards * and > allowed")
 	fs.StringVar(&f.since, "since", "", "failed at or after: RFC 3339 time, or a duration ago (24h, 7d)")
 	fs.StringVar(&f.until, "until", "", "failed at or before: RFC 3339 time, or a duration ago (24h, 7d)")
 	fs.StringVar(&f.eid, "event-id", "", "CloudEvents id (Ingest-Event-Id)")
+	fs.StringVar(&f.errText, "error", "", "text the error contains (Ingest-Error, any case)")
 	fs.IntVar(&f.limit, "limit", 0, "at most this many dead letters, oldest first (0: no limit)")
 }
 
@@ -239,7 +300,7 @@ func (f *selectionFlags) selection(pos []string, now time.Time) (dlq.Selection, 
 	if err != nil {
 		return dlq.Selection{}, err
 	}
-	sel := dlq.Selection{Seqs: seqs, All: f.all, Class: f.class, Subject: f.subject, EventID: f.eid, Limit: f.limit}
+	sel := dlq.Selection{Seqs: seqs, All: f.all, Class: f.class, Subject: f.subject, EventID: f.eid, Error: f.errText, Limit: f.limit}
 	for _, t := range []struct {
 		name, value string
 		into        *time.Time

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,22 +58,18 @@ func cmdPublish(ctx context.Context, args []string, getenv lookupEnv, stdout, st
 	if f.rate < 0 {
 		return usageError{"--rate must not be negative"}
 	}
-	url := envOr(getenv, "NATS_URL", "nats://127.0.0.1:4222")
-	nc, err := broker.Connect(ctx, natsOptions(getenv, url, "consumer publish"))
-	if err != nil {
-		return fmt.Errorf("connecting to NATS: %w", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	var body []byte
 	if f.bodyFile != "" {
+		var err error
 		if body, err = os.ReadFile(f.bodyFile); err != nil {
 			return usageError{fmt.Sprintf("--body-file: %v", err)}
 		}
 	}
+	js, err := connectOperator(ctx, getenv, "consumer publish", stderr)
+	if err != nil {
+		return err
+	}
+	defer js.Conn().Close()
 	return publishEvents(ctx, js, f, body, stdout, stderr)
 }
 
@@ -123,7 +120,7 @@ func publishEvents(ctx context.Context, js jetstream.JetStream, f publishFlags, 
 		}
 		name := prefix
 		if f.count > 1 {
-			name = fmt.Sprintf("%s-%06d", prefix, i+1)
+			name = numbered(prefix, i+1)
 		}
 		msg := sampleMessage(f, name, body)
 		fut, err := js.PublishMsgAsync(msg)
@@ -187,6 +184,12 @@ func sampleMessage(f publishFlags, name string, body []byte) *nats.Msg {
 		"time": now, "datacontenttype": "application/json", "data": data,
 	})
 	return msg
+}
+
+// numbered is the name of the nth event of a run whose names start with
+// prefix: prefix-000001, with one dash also when prefix ends in one.
+func numbered(prefix string, n int) string {
+	return fmt.Sprintf("%s-%06d", strings.TrimSuffix(prefix, "-"), n)
 }
 
 func randomHex(n int) string {

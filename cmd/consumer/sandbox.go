@@ -19,7 +19,26 @@ const shutdownFlush = 5 * time.Second
 const sandboxSynopsis = `Runs only the Amplience sandbox: an OAuth token endpoint (/oauth/token) and a GraphQL
 endpoint (/graphql) that validates every request against schema.graphql, keeps assets in
 memory, and has settable latency, rate limit, duplicate-name behaviour and faults
-(POST /sandbox/faults, GET /sandbox/state, POST /sandbox/reset).`
+(POST /sandbox/faults, GET /sandbox/state, POST /sandbox/reset).
+
+POST /sandbox/faults adds a fault: a JSON object whose fields say which requests it applies to,
+  match         a createAsset whose name contains this text ("" or absent: every request)
+  times         how many requests it applies to (absent: until DELETE /sandbox/faults)
+and how it changes the answer (at least one of these; {} is refused):
+  status        answer this HTTP status (503, 500, 429, 401, ...)
+  retryAfter    with it, a Retry-After header ("2")
+  graphqlError  answer a GraphQL error with this message (HTTP 200 unless status is set)
+  code          with it, the error's extensions.code (BAD_USER_INPUT, FORBIDDEN, ...)
+  delay         wait this long first, a Go duration ("250ms")
+  hang          true: never answer
+  createThenFail true: create the asset, then answer the failure (an answer lost)
+Examples, with the sandbox on 127.0.0.1:8090:
+  the API is down for the next 20 requests:
+    curl -d '{"status":503,"times":20}' http://127.0.0.1:8090/sandbox/faults
+  Amplience rejects the asset named sku-9 (until the faults are cleared):
+    curl -d '{"match":"sku-9","graphqlError":"name is invalid","code":"BAD_USER_INPUT"}' http://127.0.0.1:8090/sandbox/faults
+  clear them all:
+    curl -X DELETE http://127.0.0.1:8090/sandbox/faults`
 
 func cmdSandbox(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr io.Writer) error {
 	fs := newFlags("sandbox", sandboxSynopsis,

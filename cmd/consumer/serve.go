@@ -39,7 +39,7 @@ func loadConfig(ctx context.Context, getenv lookupEnv, needNATSURL bool) (config
 	if err != nil && !errors.As(err, &problems) {
 		return cfg, err
 	}
-	problems = append(problems, cfg.Check(needNATSURL)...)
+	problems = config.Combine(problems, cfg.Check(needNATSURL))
 	if _, _, perr := service.Parsed(cfg); perr != nil {
 		var more config.Problems
 		if errors.As(perr, &more) {
@@ -76,6 +76,12 @@ func serve(ctx context.Context, cfg config.Config, getenv lookupEnv, logOut io.W
 	err = service.Run(ctx, service.Options{
 		Config: cfg, Version: buildVersion(), Logger: log, Telemetry: tel, Ready: ready,
 	})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Stopped (SIGTERM, Ctrl-C) before it was running, such as while
+		// waiting for NATS: a normal stop, not a failure.
+		log.Info("stopped before the service was running", "reason", "interrupted")
+		return nil
+	}
 	if err != nil {
 		log.Error("service stopped with an error", "error", err)
 		return fmt.Errorf("running the service: %w", err)

@@ -11,6 +11,10 @@ import (
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
+// commit is set at build time where the build has no VCS information (a
+// docker build, whose context leaves .git out): -ldflags "-X main.commit=<sha>".
+var commit = ""
+
 // buildVersion is the version with the VCS revision when the build recorded one.
 func buildVersion() string {
 	v := version
@@ -33,12 +37,15 @@ type versionInfo struct {
 }
 
 func readVersionInfo() versionInfo {
-	v := versionInfo{Version: buildVersion(), Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	v := versionInfo{Version: buildVersion(), Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
+		VCSRevision: commit}
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				v.VCSRevision = s.Value
+				if v.VCSRevision == "" {
+					v.VCSRevision = s.Value
+				}
 			case "vcs.time":
 				v.VCSTime = s.Value
 			case "vcs.modified":
@@ -47,6 +54,19 @@ func readVersionInfo() versionInfo {
 		}
 	}
 	return v
+}
+
+// commitLine is the VCS revision the binary was built from, " (modified)" when the work tree
+// had changes, or what to do when the build recorded none.
+func (v versionInfo) commitLine() string {
+	switch {
+	case v.VCSRevision == "":
+		return "unknown (the build recorded none: build in the git checkout without -buildvcs=false, " +
+			"or pass -ldflags \"-X main.commit=$(git rev-parse HEAD)\", as docker build --build-arg COMMIT=... does)"
+	case v.VCSModified == "true":
+		return v.VCSRevision + " (modified)"
+	}
+	return v.VCSRevision
 }
 
 func cmdVersion(args []string, stdout, stderr io.Writer) error {
@@ -61,13 +81,10 @@ func cmdVersion(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(v)
 	}
 	fmt.Fprintf(stdout, "consumer %s\n", v.Version)
+	fmt.Fprintf(stdout, "commit: %s\n", v.commitLine())
 	fmt.Fprintf(stdout, "go: %s %s\n", v.Go, v.Platform)
-	for _, s := range []struct{ key, value string }{
-		{"vcs.revision", v.VCSRevision}, {"vcs.time", v.VCSTime}, {"vcs.modified", v.VCSModified},
-	} {
-		if s.value != "" {
-			fmt.Fprintf(stdout, "%s: %s\n", s.key, s.value)
-		}
+	if v.VCSTime != "" {
+		fmt.Fprintf(stdout, "commit time: %s\n", v.VCSTime)
 	}
 	return nil
 }

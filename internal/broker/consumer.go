@@ -158,13 +158,30 @@ func (e *ensurer) reconcileConsumer(ctx context.Context, s jetstream.Stream, c j
 	upd.MaxAckPending = want.MaxAckPending
 	for _, m := range mismatches {
 		e.log.Warn("updating consumer setting in place", "stream", stream, "consumer", want.Durable,
-			"setting", m.setting, "have", m.have, "want", m.want)
+			"setting", m.setting, "have", m.have, "want", m.want, "action", driftAction(m.setting, want.Durable))
 	}
 	c, err := s.UpdateConsumer(ctx, upd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("updating %d setting(s) of consumer %s on stream %s: %w", fixable, want.Durable, stream, err)
 	}
 	return c, nil, nil
+}
+
+// settingVariables names the variable behind each consumer setting the
+// service updates in place.
+var settingVariables = map[string]string{
+	"AckWait": "INGEST_ACK_WAIT", "MaxDeliver": "INGEST_MAX_DELIVER (or INGEST_MAX_ATTEMPTS)", "MaxAckPending": "INGEST_MAX_ACK_PENDING",
+}
+
+// driftAction tells the operator what an in-place update of setting means:
+// the consumer is shared, so replicas with different values flip it back and
+// forth.
+func driftAction(setting, durable string) string {
+	v, ok := settingVariables[setting]
+	if !ok {
+		return "nothing: the service schedules its own retries and needs no " + setting
+	}
+	return fmt.Sprintf("if other replicas share consumer %s, give them all the same %s: a replica started with the old value sets it back (see README, Scaling out)", durable, v)
 }
 
 // AdvisoryDurable is the name of the advisory stream's durable consumer.

@@ -107,6 +107,9 @@ func TestEnsureDriftedConsumer(t *testing.T) {
 			var logged []string
 			for _, rec := range rec.Find("updating consumer setting") {
 				logged = append(logged, rec.Attrs["setting"])
+				if a := rec.Attrs["action"]; rec.Attrs["setting"] != "BackOff" && !strings.Contains(a, "give them all the same INGEST_") {
+					t.Errorf("the update of %s does not say what to do: action %q", rec.Attrs["setting"], a)
+				}
 			}
 			if diff := cmp.Diff(tt.settings, logged); diff != "" {
 				t.Errorf("logged differences (-want +got):\n%s", diff)

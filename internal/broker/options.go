@@ -107,8 +107,35 @@ func checkServerURL(p string) error {
 		}
 		return errors.New("cannot parse it")
 	}
+	switch strings.ToLower(u.Scheme) {
+	case "nats", "tls", "ws", "wss":
+	default:
+		return fmt.Errorf("scheme %q is not one of nats, tls, ws or wss; want nats://host:4222", u.Scheme)
+	}
 	if u.Hostname() == "" {
-		return errors.New("it has no host name")
+		return errors.New("it has no host name; want nats://host:4222")
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		return errors.New("it has a path or query after the host (a missing ':' after the scheme?); want nats://host:4222")
+	}
+	return nil
+}
+
+// CheckURL checks a NATS_URL value, a comma-separated list of server URLs
+// (nats://, tls://, ws:// or wss://; a bare host:port means nats://), and
+// returns an error naming the first malformed one. The error never contains
+// user-info.
+func CheckURL(list string) error {
+	if strings.TrimSpace(list) == "" {
+		return errors.New("NATS_URL is empty; set it to the NATS server URL, such as nats://nats.example.com:4222")
+	}
+	for i, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if err := checkServerURL(p); err != nil {
+			return fmt.Errorf("NATS_URL server %d (%s) is not a valid NATS URL: %w", i+1, RedactURL(p), err)
+		}
 	}
 	return nil
 }

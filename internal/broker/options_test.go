@@ -32,6 +32,8 @@ func TestConnectRejectsInvalidOptions(t *testing.T) {
 		{"URL credentials and token", ConnectOptions{URL: "nats://u:" + testPassword + "@h:4222", Token: testToken},
 			[]string{"user-info in NATS_URL, NATS_TOKEN"}},
 		{"malformed URL with password", ConnectOptions{URL: "nats://u:" + testPassword + "@[::1:4222"}, []string{"NATS_URL server 1 is not a valid URL"}},
+		{"http scheme", ConnectOptions{URL: "http://h:4222"}, []string{`NATS_URL server 1 is not a valid URL: scheme "http" is not one of nats, tls, ws or wss`}},
+		{"missing colon", ConnectOptions{URL: "nats//h:4222"}, []string{"NATS_URL server 1 is not a valid URL: it has a path or query after the host"}},
 		{"several problems", ConnectOptions{User: "u", TLSCert: notPEM}, []string{"NATS_URL is empty", "NATS_USER is set", "NATS_TLS_CERT is set"}},
 	}
 	for _, tt := range tests {

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
 )
 
 // Check lists what keeps the configuration from running the service. needNATSURL is false for
@@ -19,11 +22,8 @@ func (c Config) Check(needNATSURL bool) Problems {
 	case c.NATSURL == "" && needNATSURL:
 		add("NATS_URL is empty; set it to the NATS server, e.g. nats://nats:4222 (or use `consumer dev` for an embedded server)")
 	case c.NATSURL != "":
-		for _, u := range strings.Split(c.NATSURL, ",") {
-			if _, err := url.Parse(strings.TrimSpace(u)); err != nil {
-				add("NATS_URL is not a URL list; want nats://host:4222[,nats://host2:4222]")
-				break
-			}
+		if err := broker.CheckURL(c.NATSURL); err != nil {
+			add("%v", err)
 		}
 	}
 	if c.NATSUser != "" && c.NATSPassword == "" {
@@ -109,6 +109,26 @@ func (c Config) Check(needNATSURL bool) Problems {
 		add("LOG_FORMAT %q is unknown; use json or text", c.LogFormat)
 	}
 	return p
+}
+
+// Combine returns the problems Load reported followed by those Check found, leaving out a
+// Check problem that says a secret is empty when Load already said why its NAME_FILE gave
+// nothing (empty variable, missing or empty file).
+func Combine(load, check Problems) Problems {
+	out := append(Problems{}, load...)
+	var emptyFiles []string
+	for _, l := range load {
+		first, _, _ := strings.Cut(l, " ")
+		if name, ok := strings.CutSuffix(strings.TrimSuffix(first, ":"), "_FILE"); ok {
+			emptyFiles = append(emptyFiles, name+" is empty")
+		}
+	}
+	for _, c := range check {
+		if !slices.ContainsFunc(emptyFiles, func(e string) bool { return strings.Contains(c, e) }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // EffectiveMaxDeliver is INGEST_MAX_DELIVER, or max(100, 4 × INGEST_MAX_ATTEMPTS) when unset.

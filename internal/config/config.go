@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"reflect"
 	"strings"
@@ -95,7 +96,7 @@ func Load(ctx context.Context, lookup envconfig.Lookuper, readFile ReadFile) (Co
 		// Each field is decoded on its own so that one bad value does not hide the next.
 		one := reflect.New(reflect.StructOf([]reflect.StructField{{Name: f.Name, Type: f.Type, Tag: f.Tag}}))
 		if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: one.Interface(), Lookuper: lookup}); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %s", name, strings.TrimPrefix(err.Error(), f.Name+": ")))
+			problems = append(problems, decodeProblem(name, f, lookup, err))
 			one = reflect.New(one.Elem().Type())
 			_ = envconfig.ProcessWith(ctx, &envconfig.Config{Target: one.Interface(), Lookuper: envconfig.MapLookuper(nil)})
 		}
@@ -105,7 +106,11 @@ func Load(ctx context.Context, lookup envconfig.Lookuper, readFile ReadFile) (Co
 			continue
 		}
 		file, ok := lookup.Lookup(name + "_FILE")
-		if !ok || file == "" {
+		if !ok {
+			continue
+		}
+		if file == "" {
+			problems = append(problems, fmt.Sprintf("%s_FILE is set but empty; set it to the path of the file holding %s, or unset it", name, name))
 			continue
 		}
 		if v, direct := lookup.Lookup(name); direct && v != "" {
@@ -113,16 +118,49 @@ func Load(ctx context.Context, lookup envconfig.Lookuper, readFile ReadFile) (Co
 			continue
 		}
 		b, err := readFile(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			problems = append(problems, fmt.Sprintf("%s_FILE: the secret file %s does not exist; check the path (a mounted secret?)", name, file))
+			continue
+		}
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s_FILE: cannot read the secret file: %v", name, pathError(err)))
 			continue
 		}
-		v.Field(i).SetString(strings.TrimRight(string(b), "\r\n"))
+		secret := strings.TrimRight(string(b), "\r\n")
+		if strings.TrimSpace(secret) == "" {
+			problems = append(problems, fmt.Sprintf("%s_FILE: the secret file %s is empty; put %s in it", name, file, name))
+			continue
+		}
+		v.Field(i).SetString(secret)
+	}
+	if _, set := lookup.Lookup("AMPLIENCE_TIMEOUT"); !set && c.AckWait > 0 {
+		c.AmplienceTimeout = DefaultTimeout(c.AckWait)
 	}
 	if len(problems) > 0 {
 		return c, problems
 	}
 	return c, nil
+}
+
+// DefaultTimeout is AMPLIENCE_TIMEOUT when it is unset: 30s, or half of INGEST_ACK_WAIT when
+// that is shorter, so that a call always ends well within two thirds of the ack wait.
+func DefaultTimeout(ackWait time.Duration) time.Duration {
+	return min(30*time.Second, ackWait/2)
+}
+
+// decodeProblem says what is wrong with the value of variable name, which could not be decoded
+// into field f, and which values it accepts.
+func decodeProblem(name string, f reflect.StructField, lookup envconfig.Lookuper, err error) string {
+	raw, _ := lookup.Lookup(name)
+	switch f.Type {
+	case reflect.TypeFor[time.Duration]():
+		return fmt.Sprintf("%s %q is not a duration; use a number with a unit: ms, s, m or h (30s, 1m30s, 2h)", name, raw)
+	case reflect.TypeFor[bool]():
+		return fmt.Sprintf("%s %q is not a boolean; use true or false (1 and 0 also work)", name, raw)
+	case reflect.TypeFor[int]():
+		return fmt.Sprintf("%s %q is not a whole number; use digits only, such as 16", name, raw)
+	}
+	return fmt.Sprintf("%s: %s", name, strings.TrimPrefix(err.Error(), f.Name+": "))
 }
 
 // pathError keeps an os error's operation and reason; the path is the operator's own setting.

@@ -145,12 +145,29 @@ func TestSecretFileProblems(t *testing.T) {
 		want string
 	}{
 		{"both set", map[string]string{"NATS_TOKEN": "t", "NATS_TOKEN_FILE": "/f"}, "NATS_TOKEN and NATS_TOKEN_FILE are both set"},
-		{"unreadable", map[string]string{"NATS_TOKEN_FILE": "/missing"}, "NATS_TOKEN_FILE: cannot read the secret file"},
-		{"defined empty beside the file", map[string]string{"NATS_TOKEN": "", "NATS_TOKEN_FILE": "/missing"}, "NATS_TOKEN_FILE: cannot read the secret file"},
+		{"missing", map[string]string{"NATS_TOKEN_FILE": "/missing"}, "NATS_TOKEN_FILE: the secret file /missing does not exist"},
+		{"unreadable", map[string]string{"NATS_TOKEN_FILE": "/locked"}, "NATS_TOKEN_FILE: cannot read the secret file: open /locked: permission denied"},
+		{"defined empty beside the file", map[string]string{"NATS_TOKEN": "", "NATS_TOKEN_FILE": "/missing"}, "NATS_TOKEN_FILE: the secret file /missing does not exist"},
+		{"empty variable", map[string]string{"AMPLIENCE_CLIENT_SECRET_FILE": ""}, "AMPLIENCE_CLIENT_SECRET_FILE is set but empty"},
+		{"empty file", map[string]string{"AMPLIENCE_CLIENT_SECRET_FILE": "/empty"}, "AMPLIENCE_CLIENT_SECRET_FILE: the secret file /empty is empty"},
+		{"file of a newline", map[string]string{"NATS_PASSWORD_FILE": "/newline"}, "NATS_PASSWORD_FILE: the secret file /newline is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := load(t, tc.env, map[string]string{"/f": "x"})
+			read := func(name string) ([]byte, error) {
+				switch name {
+				case "/f":
+					return []byte("x"), nil
+				case "/empty":
+					return nil, nil
+				case "/newline":
+					return []byte("\n"), nil
+				case "/locked":
+					return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+				}
+				return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+			}
+			_, err := Load(context.Background(), envconfig.MapLookuper(tc.env), read)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want it to contain %q", err, tc.want)
 			}
@@ -179,6 +196,110 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestDecodingProblemsNameTheAcceptedValues(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, variable, value, want string
+	}{
+		{"bool", "INGEST_ALLOW_HTTP", "yes", `INGEST_ALLOW_HTTP "yes" is not a boolean; use true or false (1 and 0 also work)`},
+		{"duration without unit", "INGEST_ACK_WAIT", "10", `INGEST_ACK_WAIT "10" is not a duration; use a number with a unit: ms, s, m or h (30s, 1m30s, 2h)`},
+		{"int", "INGEST_CONCURRENCY", "many", `INGEST_CONCURRENCY "many" is not a whole number; use digits only, such as 16`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := load(t, map[string]string{tc.variable: tc.value}, nil)
+			var p Problems
+			if !errors.As(err, &p) {
+				t.Fatalf("Load error %v, want Problems", err)
+			}
+			if diff := cmp.Diff(Problems{tc.want}, p); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestAmplienceTimeoutDefaultFollowsAckWait(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want time.Duration
+	}{
+		{"defaults", nil, 30 * time.Second},
+		{"short ack wait", map[string]string{"INGEST_ACK_WAIT": "10s"}, 5 * time.Second},
+		{"long ack wait", map[string]string{"INGEST_ACK_WAIT": "5m"}, 30 * time.Second},
+		{"set explicitly", map[string]string{"INGEST_ACK_WAIT": "10s", "AMPLIENCE_TIMEOUT": "4s"}, 4 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := complete()
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			cfg, err := load(t, env, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.AmplienceTimeout != tc.want {
+				t.Errorf("AMPLIENCE_TIMEOUT = %s, want %s", cfg.AmplienceTimeout, tc.want)
+			}
+			if p := cfg.Check(true); len(p) > 0 {
+				t.Errorf("problems: %v", p)
+			}
+		})
+	}
+}
+
+func TestMalformedNATSURLIsAProblem(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"http scheme", "http://nats:4222", `NATS_URL server 1 (http://nats:4222) is not a valid NATS URL: scheme "http" is not one of nats, tls, ws or wss`},
+		{"missing colon", "nats//nats:4222", `NATS_URL server 1 (nats//nats:4222) is not a valid NATS URL: it has a path or query after the host`},
+		{"second of two", "nats://a:4222,https://b", `NATS_URL server 2 (https://b) is not a valid NATS URL`},
+		{"no host", "nats://:4222", `NATS_URL server 1 (nats://:4222) is not a valid NATS URL: it has no host name`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := complete()
+			env["NATS_URL"] = tc.url
+			cfg, err := load(t, env, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := cfg.Check(true)
+			if len(p) != 1 || !strings.Contains(p[0], tc.want) {
+				t.Errorf("problems = %q, want one containing %q", p, tc.want)
+			}
+		})
+	}
+	for _, ok := range []string{"nats://nats:4222", "nats:4222", "tls://a:4222, nats://b:4222", "wss://nats.example.com/", "nats://u:p@host:4222"} {
+		cfg := Config{NATSURL: ok}
+		for _, p := range cfg.Check(true) {
+			if strings.Contains(p, "NATS_URL") {
+				t.Errorf("NATS_URL %q: %s", ok, p)
+			}
+		}
+	}
+}
+
+func TestCombineLeavesOutWhatAFileProblemExplains(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"NATS_URL": "nats://nats:4222", "AMPLIENCE_CLIENT_ID": "id", "AMPLIENCE_CLIENT_SECRET_FILE": ""}
+	cfg, err := load(t, env, nil)
+	var p Problems
+	if !errors.As(err, &p) {
+		t.Fatalf("Load error %v, want Problems", err)
+	}
+	got := Combine(p, cfg.Check(true))
+	want := Problems{"AMPLIENCE_CLIENT_SECRET_FILE is set but empty; set it to the path of the file holding AMPLIENCE_CLIENT_SECRET, or unset it"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
 }
 
 // TestAmplienceURLs: the token and API URLs carry the client secret and tokens, so they must be

@@ -86,6 +86,11 @@ func (t *Tool) run(ctx context.Context, sel Selection, b batch) (Report, error) 
 		return rep, fmt.Errorf("selecting dead letters: %w", err)
 	}
 	rep.Selected = len(seqs)
+	if len(seqs) == 0 && rep.Missing == 0 {
+		if err := t.typo(ctx, s, sel); err != nil {
+			return rep, err
+		}
+	}
 	if len(seqs) == 0 {
 		if b.json != nil {
 			t.writeReport(b, rep)
@@ -149,16 +154,19 @@ func (t *Tool) summarise(b batch, rep Report) {
 		return
 	}
 	did := map[string]string{"replay": "replayed", "purge": "purged"}[b.verb]
+	// Sequences asked for by number and not found count in the total, as
+	// they do in the error.
+	total := rep.Selected + rep.Missing
 	if b.dryRun {
-		fmt.Fprintf(t.Out, "dry run, nothing changed: would have %s %d of %d dead letters; %d refused, %d failed, %d gone\n",
-			did, rep.Done, rep.Selected, rep.Refused, rep.Failed, rep.Gone)
+		fmt.Fprintf(t.Out, "dry run, nothing changed: would have %s %d of %d dead letters; %d refused, %d failed, %d gone, %d missing\n",
+			did, rep.Done, total, rep.Refused, rep.Failed, rep.Gone, rep.Missing)
 		return
 	}
-	fmt.Fprintf(t.Out, "%s %d of %d dead letters", did, rep.Done, rep.Selected)
+	fmt.Fprintf(t.Out, "%s %d of %d dead letters", did, rep.Done, total)
 	if rep.Duplicates > 0 {
 		fmt.Fprintf(t.Out, " (%d already stored by an earlier run)", rep.Duplicates)
 	}
-	fmt.Fprintf(t.Out, "; %d refused, %d failed, %d gone\n", rep.Refused, rep.Failed, rep.Gone)
+	fmt.Fprintf(t.Out, "; %d refused, %d failed, %d gone, %d missing\n", rep.Refused, rep.Failed, rep.Gone, rep.Missing)
 }
 
 // err is the error of a finished run: nil, or ErrIncomplete when any dead

@@ -51,22 +51,28 @@ func (t *Tool) confirm(ctx context.Context, question string) error {
 	return fmt.Errorf("%w: the answer was %q; nothing was changed", ErrNotConfirmed, Escape(strings.TrimSpace(a.line)))
 }
 
-// progress reports on Err how far a long run is, at most every
-// progressEvery, measured with the Tool's clock.
+// progressFrom is how many dead letters a run needs before it reports
+// progress: a few are over before a line would help.
+const progressFrom = 10
+
+// progress reports on Err how far a long run is, with its rate and an
+// estimate of the time left, at most every progressEvery, measured with the
+// Tool's clock.
 type progress struct {
-	t     *Tool
-	verb  string
-	total int
-	last  time.Time
+	t           *Tool
+	verb        string
+	total       int
+	start, last time.Time
 }
 
 func (t *Tool) newProgress(verb string, total int) *progress {
-	return &progress{t: t, verb: verb, total: total, last: t.now()}
+	now := t.now()
+	return &progress{t: t, verb: verb, total: total, start: now, last: now}
 }
 
 // update prints a progress line when the run is long enough to need one.
 func (p *progress) update(r Report) {
-	if p.total < 2 {
+	if p.total < progressFrom {
 		return
 	}
 	now := p.t.now()
@@ -74,6 +80,12 @@ func (p *progress) update(r Report) {
 		return
 	}
 	p.last = now
-	fmt.Fprintf(p.t.Err, "%s: %d/%d handled (%d done, %d refused, %d failed)\n",
-		p.verb, r.handled(), p.total, r.Done, r.Refused, r.Failed)
+	n := r.handled()
+	line := fmt.Sprintf("%s: %d/%d handled (%d done, %d refused, %d failed)", p.verb, n, p.total, r.Done, r.Refused, r.Failed)
+	if elapsed := now.Sub(p.start); n > 0 && elapsed > 0 {
+		perSec := float64(n) / elapsed.Seconds()
+		left := time.Duration(float64(p.total-n) / perSec * float64(time.Second))
+		line += fmt.Sprintf(", %.1f/s, about %s left", perSec, left.Round(time.Second))
+	}
+	fmt.Fprintln(p.t.Err, line)
 }

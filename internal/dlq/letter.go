@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"regexp"
 	"strconv"
 	"time"
 
@@ -62,6 +63,7 @@ func (l *Letter) FailedAt() time.Time {
 //	dlqSubject   string  the dead letter's own subject
 //	eventId      string  Ingest-Event-Id ("" when absent)
 //	eventSource  string  Ingest-Event-Source ("" when absent)
+//	name         string  the event's data.name as written ("" when the body has none)
 //	attempts     number  Ingest-Attempts (0 when absent)
 //	replayCount  number  Ingest-Replay-Count (0 when absent or malformed: never replayed)
 //	error        string  Ingest-Error, in full
@@ -77,6 +79,7 @@ type Row struct {
 	DLQSubject  string    `json:"dlqSubject"`
 	EventID     string    `json:"eventId"`
 	EventSource string    `json:"eventSource"`
+	Name        string    `json:"name"`
 	Attempts    int       `json:"attempts"`
 	ReplayCount int       `json:"replayCount"`
 	Error       string    `json:"error"`
@@ -94,6 +97,7 @@ func (l *Letter) Row() Row {
 		DLQSubject:  l.Subject,
 		EventID:     l.Get(events.HeaderEventID),
 		EventSource: l.Get(events.HeaderEventSource),
+		Name:        l.name(),
 		Attempts:    atoi(l.Get(events.HeaderAttempts)),
 		ReplayCount: events.ReplayInfo(l.Header).Count,
 		Error:       l.Get(events.HeaderError),
@@ -109,4 +113,26 @@ func atoi(s string) int {
 		return 0
 	}
 	return n
+}
+
+// name is the asset name the dead letter's event carries, read as it was
+// written (valid or not), or "".
+func (l *Letter) name() string {
+	p, _ := events.Decode(l.Get(events.HeaderOriginalSubject), l.Header, l.Data, events.Rules{})
+	return p.Asset.Name
+}
+
+// amplienceError matches an Ingest-Error written from an Amplience answer:
+// "amplience <operation>: <kind> (<details>): <Amplience's message>".
+var amplienceError = regexp.MustCompile(`^(amplience [^:]+: [a-z_]+(?: \([^)]*\))?): (.+)$`)
+
+// messageFirst returns an Ingest-Error with Amplience's own message first
+// and the call that got it after, so that a shortened error keeps the part
+// that says what is wrong. Other errors are returned as they are.
+func messageFirst(e string) string {
+	m := amplienceError.FindStringSubmatch(e)
+	if m == nil {
+		return e
+	}
+	return m[2] + " [" + m[1] + "]"
 }

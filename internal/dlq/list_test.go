@@ -56,13 +56,13 @@ func TestListJSONRows(t *testing.T) {
 	body := func(id string) int { return len(sampleLetter(id).body) }
 	want := []Row{
 		{Sequence: seqs[0], FailedAt: testNow.Add(-48 * time.Hour), Class: "rejected", Subject: "assets.published.akeneo",
-			DLQSubject: "assets.dlq.akeneo", EventID: "ev-1", EventSource: "pim://akeneo/prod", Attempts: 3,
+			DLQSubject: "assets.dlq.akeneo", EventID: "ev-1", EventSource: "pim://akeneo/prod", Name: "n", Attempts: 3,
 			Error: "name: already taken", BodyBytes: body("ev-1")},
 		{Sequence: seqs[1], FailedAt: testNow.Add(-2 * time.Hour), Class: "invalid_event", Subject: "assets.published.salsify",
-			DLQSubject: "assets.dlq.salsify", EventID: "ev-2", EventSource: "pim://akeneo/prod", Attempts: 3,
+			DLQSubject: "assets.dlq.salsify", EventID: "ev-2", EventSource: "pim://akeneo/prod", Name: "n", Attempts: 3,
 			Error: "data.src: missing", BodyBytes: body("ev-2")},
 		{Sequence: seqs[2], FailedAt: testNow.Add(-10 * time.Minute), Class: "exhausted", Subject: "assets.published.akeneo",
-			DLQSubject: "assets.dlq.akeneo", EventID: "ev-3", EventSource: "pim://akeneo/prod", Attempts: 3,
+			DLQSubject: "assets.dlq.akeneo", EventID: "ev-3", EventSource: "pim://akeneo/prod", Name: "n", Attempts: 3,
 			Error: "HTTP 503 \x1b[31mred", BodyBytes: body("ev-3")},
 	}
 	if d := cmp.Diff(want, got); d != "" {
@@ -97,7 +97,8 @@ func TestListTextSummaryAndRows(t *testing.T) {
 	if i, j := strings.Index(text, "by class"), strings.Index(text, "SEQ"); i < 0 || j < i {
 		t.Errorf("summary does not come before the rows:\n%s", text)
 	}
-	lines := strings.Split(strings.TrimSpace(text[strings.Index(text, "SEQ"):]), "\n")
+	table, _, _ := strings.Cut(text[strings.Index(text, "SEQ"):], "\n\n")
+	lines := strings.Split(strings.TrimSpace(table), "\n")
 	if len(lines) != 1+len(seqs) {
 		t.Errorf("got %d row lines, want %d:\n%s", len(lines)-1, len(seqs), text)
 	}
@@ -124,7 +125,10 @@ func TestListFilters(t *testing.T) {
 		{"limit", Selection{Limit: 2}, s[:2]},
 		{"sequences", Selection{Seqs: []uint64{s[2], s[0], s[2]}}, []uint64{s[0], s[2]}},
 		{"sequences and filter", Selection{Seqs: s, Class: "exhausted"}, s[2:]},
-		{"nothing matches", Selection{Class: "nope"}, []uint64{}},
+		{"nothing matches", Selection{Class: "exhausted", EventID: "ev-1"}, []uint64{}},
+		{"error substring any case", Selection{Error: "ALREADY taken"}, s[:1]},
+		{"error and subject", Selection{Error: "a", Subject: "assets.published.salsify"}, s[1:2]},
+		{"error and class", Selection{Error: "503", Class: "rejected"}, []uint64{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 )
 
 // Selection says which dead letters a command acts on: those with the
@@ -27,6 +29,8 @@ type Selection struct {
 	Subject string
 	// EventID matches Ingest-Event-Id exactly.
 	EventID string
+	// Error matches a substring of Ingest-Error, ignoring case.
+	Error string
 	// Since and Until bound the failure time (see Letter.FailedAt), both
 	// inclusive; zero means unbounded.
 	Since, Until time.Time
@@ -34,9 +38,12 @@ type Selection struct {
 	Limit int
 }
 
+// Classes are the values of Ingest-Error-Class, which --class selects by.
+var Classes = []string{events.ClassInvalidEvent, events.ClassRejected, events.ClassExhausted}
+
 // filtered reports whether a filter is set.
 func (s Selection) filtered() bool {
-	return s.Class != "" || s.Subject != "" || s.EventID != "" || !s.Since.IsZero() || !s.Until.IsZero()
+	return s.Class != "" || s.Subject != "" || s.EventID != "" || s.Error != "" || !s.Since.IsZero() || !s.Until.IsZero()
 }
 
 // Check returns an error wrapping ErrUsage when s makes no sense; with
@@ -46,7 +53,9 @@ func (s Selection) Check(required bool) error {
 	case s.All && len(s.Seqs) > 0:
 		return fmt.Errorf("%w: give sequence numbers or --all, not both", ErrUsage)
 	case required && !s.All && len(s.Seqs) == 0 && !s.filtered():
-		return fmt.Errorf("%w: select dead letters by sequence numbers, a filter (--class, --subject, --since, --until, --event-id) or --all", ErrUsage)
+		return fmt.Errorf("%w: select dead letters by sequence numbers, a filter (--class, --subject, --since, --until, --event-id, --error) or --all", ErrUsage)
+	case s.Class != "" && !slices.Contains(Classes, strings.ToLower(s.Class)):
+		return fmt.Errorf("%w: --class %q is not an error class; use %s", ErrUsage, Escape(s.Class), strings.Join(Classes, ", "))
 	case s.Limit < 0:
 		return fmt.Errorf("%w: --limit must not be negative", ErrUsage)
 	case !s.Since.IsZero() && !s.Until.IsZero() && s.Until.Before(s.Since):
@@ -77,6 +86,8 @@ func (s Selection) match(l *Letter) bool {
 	case s.Class != "" && !strings.EqualFold(s.Class, r.Class):
 		return false
 	case s.EventID != "" && s.EventID != r.EventID:
+		return false
+	case s.Error != "" && !strings.Contains(strings.ToLower(r.Error), strings.ToLower(s.Error)):
 		return false
 	case s.Subject != "" && !subjectMatches(s.Subject, r.Subject) && !subjectMatches(s.Subject, r.DLQSubject):
 		return false

@@ -256,3 +256,24 @@ func TestComposeCommands(t *testing.T) {
 		t.Errorf("%d services are built from the Dockerfile; want the sandbox, the consumer and the publisher", built)
 	}
 }
+
+// TestComposeRunsTheTestedNATSVersion: the compose file's NATS image has the
+// major.minor version of the nats-server module every test embeds.
+func TestComposeRunsTheTestedNATSVersion(t *testing.T) {
+	t.Parallel()
+	gomod := readRepoFile(t, "go.mod")
+	m := regexp.MustCompile(`(?m)^\s*github\.com/nats-io/nats-server/v2 v(\d+\.\d+)\.\d+`).FindStringSubmatch(gomod)
+	if m == nil {
+		t.Fatal("go.mod requires no github.com/nats-io/nats-server/v2")
+	}
+	image := service(t, loadCompose(t), "nats").Image
+	if want := "nats:" + m[1] + "-alpine"; image != want {
+		t.Errorf("docker-compose.yml runs %s; the tests run nats-server %s.x: use %s", image, m[1], want)
+	}
+	readme := readRepoFile(t, "README.md")
+	for _, old := range regexp.MustCompile(`nats:\d+\.\d+-alpine`).FindAllString(readme, -1) {
+		if old != image {
+			t.Errorf("README names %s; the compose file runs %s", old, image)
+		}
+	}
+}

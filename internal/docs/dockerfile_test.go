@@ -83,10 +83,13 @@ func TestDockerfile(t *testing.T) {
 			run = in.args
 		}
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "-X main.version=${VERSION}", "-o /out/consumer", "./cmd/consumer", "--mount=type=cache,target=/go/pkg/mod"} {
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "-X main.version=${VERSION}", "-X main.commit=${COMMIT}", "-o /out/consumer", "./cmd/consumer", "--mount=type=cache,target=/go/pkg/mod"} {
 		if !strings.Contains(run, want) {
 			t.Errorf("the go build step %q lacks %q", run, want)
 		}
+	}
+	if !hasStringVar(t, "commit") {
+		t.Error("cmd/consumer has no package-level string var commit: -X main.commit sets nothing")
 	}
 	if !hasStringVar(t, "version") {
 		t.Error("cmd/consumer has no package-level string var version: -X main.version sets nothing")

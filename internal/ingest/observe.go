@@ -2,10 +2,14 @@ package ingest
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -19,6 +23,14 @@ type Backlog struct {
 	MaxAge time.Duration
 }
 
+// maxDepthSources bounds the series of the dead-letter depth: sources past
+// this many are counted together as otherSources, so a publisher writing to
+// ever new subjects cannot make the metric unbounded.
+const (
+	maxDepthSources = 50
+	otherSources    = "_other"
+)
+
 // backlogReading is one reading of the consumer and dead-letter stream.
 type backlogReading struct {
 	at            time.Time
@@ -27,6 +39,7 @@ type backlogReading struct {
 	ackPending    int64
 	oldestAge     float64 // seconds; 0 when nothing is waiting
 	dlqDepth      int64
+	dlqBySource   map[string]int64 // dead letters per source (the subject's last token)
 	oldestDeadAge float64
 }
 
@@ -41,6 +54,8 @@ func ObserveBacklog(meter metric.Meter, b Backlog) error {
 	}
 	var mu sync.Mutex
 	var last backlogReading
+	// Every source seen keeps its series, at 0 once its dead letters are gone.
+	seen := map[string]bool{}
 	read := func(ctx context.Context) backlogReading {
 		mu.Lock()
 		defer mu.Unlock()
@@ -50,6 +65,16 @@ func ObserveBacklog(meter metric.Meter, b Backlog) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		last = readBacklog(ctx, b)
+		for src := range last.dlqBySource {
+			if len(seen) <= maxDepthSources {
+				seen[src] = true
+			}
+		}
+		for src := range seen {
+			if _, ok := last.dlqBySource[src]; !ok && last.ok {
+				last.dlqBySource[src] = 0
+			}
+		}
 		return last
 	}
 
@@ -69,7 +94,7 @@ func ObserveBacklog(meter metric.Meter, b Backlog) error {
 		return err
 	}
 	dlqDepth, err := meter.Int64ObservableGauge("ingest.dead_letters.depth", metric.WithUnit("{event}"),
-		metric.WithDescription("Dead letters in the dead-letter stream."))
+		metric.WithDescription("Dead letters in the dead-letter stream, by source (the last token of their subject)."))
 	if err != nil {
 		return err
 	}
@@ -97,7 +122,12 @@ func ObserveBacklog(meter metric.Meter, b Backlog) error {
 		o.ObserveInt64(pending, r.pending)
 		o.ObserveInt64(ackPending, r.ackPending)
 		o.ObserveFloat64(oldest, r.oldestAge)
-		o.ObserveInt64(dlqDepth, r.dlqDepth)
+		if len(r.dlqBySource) == 0 {
+			o.ObserveInt64(dlqDepth, r.dlqDepth)
+		}
+		for src, n := range r.dlqBySource {
+			o.ObserveInt64(dlqDepth, n, metric.WithAttributes(attribute.String("source", src)))
+		}
 		o.ObserveFloat64(dlqAge, r.oldestDeadAge)
 		return nil
 	}, pending, ackPending, oldest, dlqDepth, dlqAge, paused)
@@ -119,11 +149,21 @@ func readBacklog(ctx context.Context, b Backlog) backlogReading {
 			r.oldestAge = time.Since(m.Time).Seconds()
 		}
 	}
-	si, err := b.DLQ.Info(ctx)
+	si, err := b.DLQ.Info(ctx, jetstream.WithSubjectFilter(">"))
 	if err != nil {
 		return r
 	}
 	r.dlqDepth = int64(si.State.Msgs)
+	r.dlqBySource = make(map[string]int64, len(si.State.Subjects))
+	// In subject order, so that the same sources keep their own series.
+	for _, subj := range slices.Sorted(maps.Keys(si.State.Subjects)) {
+		n := si.State.Subjects[subj]
+		src := subj[strings.LastIndexByte(subj, '.')+1:]
+		if _, ok := r.dlqBySource[src]; !ok && len(r.dlqBySource) >= maxDepthSources {
+			src = otherSources
+		}
+		r.dlqBySource[src] += int64(n)
+	}
 	if si.State.Msgs > 0 {
 		r.oldestDeadAge = time.Since(si.State.FirstTime).Seconds()
 	}

@@ -39,6 +39,7 @@ type Pauser struct {
 	mu        sync.Mutex
 	paused    bool
 	reason    string
+	since     time.Time     // when the pause began
 	pauses    uint64        // counts Pause calls, so a probe that began before one cannot undo it
 	resumed   chan struct{} // closed while not paused
 	wake      chan struct{} // signals Run that a pause began
@@ -110,7 +111,7 @@ func (p *Pauser) Pause(reason string) {
 		p.mu.Unlock()
 		return
 	}
-	p.paused, p.reason = true, reason
+	p.paused, p.reason, p.since = true, reason, p.o.Now()
 	p.resumed = make(chan struct{})
 	p.suspects = nil
 	p.mu.Unlock()
@@ -132,11 +133,11 @@ func (p *Pauser) resume(seen uint64) {
 		p.mu.Unlock()
 		return
 	}
-	reason := p.reason
+	reason, pausedFor := p.reason, p.o.Now().Sub(p.since)
 	p.paused, p.reason = false, ""
 	close(p.resumed)
 	p.mu.Unlock()
-	p.o.Logger.Info("replica resumed", "paused_for", reason)
+	p.o.Logger.Info("replica resumed", "paused_for", pausedFor, "reason", reason)
 	if p.o.OnChange != nil {
 		p.o.OnChange(false, "")
 	}

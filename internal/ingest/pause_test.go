@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -294,4 +296,54 @@ func TestFailureRightAfterTheVerificationIsProbed(t *testing.T) {
 	if err := p.Check(t.Context()); err == nil || probe.calls.Load() != 2 {
 		t.Errorf("Check = %v after %d probes; want the cached failure without another probe", err, probe.calls.Load())
 	}
+}
+
+func TestResumeLogsHowLongThePauseLasted(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var logs lockedLog
+	p := NewPauser(func(context.Context) error { return nil }, PauserOptions{
+		MinProbeGap: time.Millisecond, MaxProbeGap: time.Millisecond, Now: clock,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	p.Pause("Amplience probe failed")
+	mu.Lock()
+	now = now.Add(90 * time.Second)
+	mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-p.Resumed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not resumed after the probe passed")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "replica resumed") && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if want := `msg="replica resumed" paused_for=1m30s reason="Amplience probe failed"`; !strings.Contains(logs.String(), want) {
+		t.Errorf("logs lack %q:\n%s", want, logs.String())
+	}
+}
+
+// lockedLog is a log destination safe for concurrent writes and reads.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -55,5 +57,13 @@ func (l *Limiter) Report429(retryAfter time.Duration) {
 		"retry_after", retryAfter,
 		"hold_until", time.Unix(0, s.HoldUntil).UTC(),
 		"penalty_until", time.Unix(0, s.PenaltyUntil).UTC(),
+		"rate", halved(l.lim),
 		"limit", l.lim.String())
+}
+
+// halved is the rate of lim while a 429's penalty lasts, written as lim is
+// ("30/m" for 60/m, "2.5/s" for 5/s). lim is not unlimited.
+func halved(lim Limit) string {
+	full := lim.String()
+	return strconv.FormatFloat(float64(lim.Requests)/2, 'f', -1, 64) + full[strings.IndexByte(full, '/'):]
 }

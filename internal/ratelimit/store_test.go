@@ -150,3 +150,26 @@ func TestDeletedKeyStartsAFreshSchedule(t *testing.T) {
 		t.Errorf("first grant after the key was deleted at t0%+v, want at once", got.Sub(t0))
 	}
 }
+
+func TestReport429LogsTheLoweredRate(t *testing.T) {
+	t.Parallel()
+	_, kv := replica(t, startJetStream(t))
+	for _, tc := range []struct {
+		name string
+		lim  Limit
+		want string
+	}{
+		{"per second", tenPerSecond, "rate=5/s limit=10/s"},
+		{"odd per minute", Limit{Requests: 45, Per: time.Minute}, "rate=22.5/m limit=45/m"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs logBuffer
+			clk := newFakeClock()
+			l := New(kv, "amplience-"+strings.ReplaceAll(tc.name, " ", "-"), tc.lim, Options{Clock: clk.Now, After: clk.After, Logger: logs.logger()})
+			l.Report429(time.Second)
+			if !strings.Contains(logs.String(), tc.want) {
+				t.Errorf("429 log lacks %q:\n%s", tc.want, logs.String())
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ func TestAdminFaults(t *testing.T) {
 		t.Errorf("a spent fault remains: %+v", got)
 	}
 
-	for _, bad := range []string{`{"status":42}`, `{"unknown":1}`, `not json`} {
+	for _, bad := range []string{`{"status":42}`, `{"unknown":1}`, `not json`, `{}`, `{"match":"x","times":2}`, `{"code":"BAD_USER_INPUT"}`} {
 		if status, _ := env.admin(t, http.MethodPost, "/sandbox/faults", bad); status != http.StatusBadRequest {
 			t.Errorf("POST /sandbox/faults %s: status %d, want 400", bad, status)
 		}
@@ -131,5 +132,17 @@ func TestHealthz(t *testing.T) {
 	}
 	if status, _ := env.admin(t, http.MethodPost, "/healthz", ""); status != http.StatusMethodNotAllowed {
 		t.Errorf("POST /healthz: %d, want 405", status)
+	}
+}
+
+func TestAdminRefusesAFaultThatChangesNothing(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, sandbox.DefaultOptions())
+	status, body := env.admin(t, http.MethodPost, "/sandbox/faults", `{}`)
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "a fault must change the answer: set status, graphqlError") {
+		t.Errorf("POST {}: %d %s, want 400 naming the fields that act", status, body)
+	}
+	if got := env.state(t).Faults; len(got) != 0 {
+		t.Errorf("a refused fault was added: %+v", got)
 	}
 }

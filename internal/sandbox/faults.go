@@ -93,6 +93,11 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 
 func (f Fault) check() error {
 	switch {
+	case !f.acts():
+		return errors.New(`a fault must change the answer: set status, graphqlError (with code), hang, delay or createThenFail; ` +
+			`match and times only say which requests it applies to, e.g. {"status":503} or {"match":"sku-9","graphqlError":"name taken","code":"BAD_USER_INPUT"}`)
+	case f.Code != "" && f.GraphQLError == "":
+		return errors.New("fault code is the extensions.code of graphqlError; set graphqlError too")
 	case f.Times < 0:
 		return errors.New("fault times must not be negative")
 	case f.Delay < 0:
@@ -101,6 +106,11 @@ func (f Fault) check() error {
 		return fmt.Errorf("fault status %d is not an HTTP status", f.Status)
 	}
 	return nil
+}
+
+// acts reports whether f changes an answer at all.
+func (f Fault) acts() bool {
+	return f.Status != 0 || f.GraphQLError != "" || f.Hang || f.Delay != 0 || f.CreateThenFail
 }
 
 // AddFault adds f after the faults already set.

@@ -137,6 +137,7 @@ func TestMetricsCountAMixedRun(t *testing.T) {
 		{series{"ingest_ledger_reads_total", nil}, n + 2*k},
 		{series{"ingest_reconciliations_total", map[string]string{"found": "false"}}, k},
 		{series{"ingest_dead_letters_depth", nil}, m},
+		{series{"ingest_dead_letters_depth", map[string]string{"source": "akeneo"}}, m},
 		{series{"ingest_consumer_pending", nil}, 0},
 		{series{"ingest_consumer_ack_pending", nil}, 0},
 		{series{"ingest_paused", nil}, 0},
@@ -169,6 +170,8 @@ var validName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 var allowedLabels = []string{
 	"outcome", "error_class", "result", "state", "found", "graphql_operation_name",
 	"le",
+	// The dead-letter depth by source, at most maxDepthSources of them (internal/ingest).
+	"source",
 	// otelhttp's client metrics and the resource's target_info.
 	"http_request_method", "http_response_status_code", "server_address", "server_port",
 	"url_scheme", "network_protocol_name", "network_protocol_version", "error_type",
