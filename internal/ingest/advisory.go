@@ -143,7 +143,7 @@ func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
 			err: fmt.Errorf("%w; its ledger entry is unreadable (%w)", why, err)})
 	case err != nil:
 		return p.systemic(ctx, d, "reading the ledger", err)
-	case entry.State != ledger.StateCreated && d.replay.Count < entry.ReplayCount:
+	case entry.State != ledger.StateCreated && superseded(d.replay, entry):
 		// A newer replay of the event has claimed it since: the message JetStream gave up on
 		// was dead-lettered and replayed, and the replay's own deliveries decide now. An old
 		// advisory read again must not end the replay's retries.

@@ -35,7 +35,19 @@ func replays(r events.ReplayContext, e ledger.Entry) bool {
 func takeReplay(d *delivery, e *ledger.Entry) {
 	e.Attempts, e.Calls = 0, 0
 	e.ReplayCount = max(d.replay.Count, e.ReplayCount+1)
+	e.ReplayOf = d.replay.Of
 	d.replay.Count = e.ReplayCount
+}
+
+// superseded reports whether a newer replay than the one a delivery with replay context r
+// carries has taken the entry since: its count is below the entry's, and it is not the
+// message of the replay the entry took last (whose count the entry may have raised above the
+// message's own, when that was forged or unreadable).
+func superseded(r events.ReplayContext, e ledger.Entry) bool {
+	if r.Count >= e.ReplayCount {
+		return false
+	}
+	return r.Of == "" || r.Of != e.ReplayOf
 }
 
 // replayOfSequence is the dead-letter sequence an Ingest-Replay-Of value "<stream>:<sequence>"

@@ -38,6 +38,35 @@ func TestReplays(t *testing.T) {
 	}
 }
 
+func TestSuperseded(t *testing.T) {
+	t.Parallel()
+	pending := func(count int, of string) ledger.Entry {
+		return ledger.Entry{State: ledger.StatePending, ReplayCount: count, ReplayOf: of}
+	}
+	tests := []struct {
+		name   string
+		replay events.ReplayContext
+		entry  ledger.Entry
+		want   bool
+	}{
+		{name: "the original, no replay since", entry: pending(0, ""), want: false},
+		{name: "the original, replayed since", entry: pending(1, "ASSETS_DLQ:7"), want: true},
+		{name: "the current replay", replay: events.ReplayContext{Count: 1, Of: "ASSETS_DLQ:7"}, entry: pending(1, "ASSETS_DLQ:7"), want: false},
+		{name: "an older replay", replay: events.ReplayContext{Count: 1, Of: "ASSETS_DLQ:7"}, entry: pending(2, "ASSETS_DLQ:9"), want: true},
+		{name: "the current replay, its count raised above a forged one", replay: events.ReplayContext{Count: 1, Of: "ASSETS_DLQ:9"},
+			entry: pending(1000000000, "ASSETS_DLQ:9"), want: false},
+		{name: "an entry written before ReplayOf was recorded", replay: events.ReplayContext{Count: 1, Of: "ASSETS_DLQ:7"}, entry: pending(2, ""), want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := superseded(tt.replay, tt.entry); got != tt.want {
+				t.Errorf("superseded(%+v, %+v) = %t, want %t", tt.replay, tt.entry, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestTakeReplayRaisesTheCount(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

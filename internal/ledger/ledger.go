@@ -57,6 +57,9 @@ type Entry struct {
 	// Ingest-Replay-Count, raised above the entry's earlier count when that is not higher
 	// (a replay whose count was forged or unreadable), so it only grows.
 	ReplayCount int `json:"replay_count"`
+	// ReplayOf is the Ingest-Replay-Of of the replay that set ReplayCount: it tells that
+	// replay's own messages from older ones when its count was forged or unreadable.
+	ReplayOf string `json:"replay_of,omitempty"`
 	// MayExist records that a call was made whose outcome is unknown (a timeout, a 5xx, a
 	// crash), even when its attempt was given back because the system was down: the next
 	// delivery reconciles before calling again. It is never cleared while the entry is pending.
