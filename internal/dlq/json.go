@@ -36,11 +36,7 @@ type LetterJSON struct {
 
 // ShowJSON prints dead letter seq as one LetterJSON object. Errors: as for Show.
 func (t *Tool) ShowJSON(ctx context.Context, seq uint64) error {
-	s, err := t.dlq(ctx)
-	if err != nil {
-		return err
-	}
-	l, err := t.get(ctx, s, seq)
+	l, err := t.letter(ctx, seq)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// letter reads dead letter seq of the dead-letter stream; errors: as for get and Tool.
+func (t *Tool) letter(ctx context.Context, seq uint64) (*Letter, error) {
+	s, err := t.dlq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.get(ctx, s, seq)
+}
+
 // get reads dead letter seq of s. The error wraps ErrNotFound when the
 // stream holds no message with that sequence.
 func (t *Tool) get(ctx context.Context, s jetstream.Stream, seq uint64) (*Letter, error) {

@@ -21,11 +21,7 @@ import (
 // control characters escaped. The error wraps ErrNotFound when the stream
 // holds no such sequence; other errors: see Tool.
 func (t *Tool) Show(ctx context.Context, seq uint64) error {
-	s, err := t.dlq(ctx)
-	if err != nil {
-		return err
-	}
-	l, err := t.get(ctx, s, seq)
+	l, err := t.letter(ctx, seq)
 	if err != nil {
 		return err
 	}
