@@ -70,16 +70,12 @@ func (c *caller) MakeRequest(ctx context.Context, req *graphql.Request, resp *gr
 // send waits for the request budget, then, within the per-call timeout, gets a token and
 // posts body. It returns the answer's data and the generation of the token used.
 func (c *caller) send(ctx context.Context, op string, body []byte) (json.RawMessage, uint64, error) {
-	if c.limiter != nil {
+	if c.limiter != nil && !budgetTaken(ctx) {
 		if err := c.limiter.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil, 0, fmt.Errorf("%w: %w", ErrNotSent, canceled(op, ctx))
 			}
-			if errors.Is(err, ErrNotSent) {
-				// The limiter refused without the caller's context ending: the service is stopping.
-				return nil, 0, fmt.Errorf("%s waited for the request budget: %w", op, err)
-			}
-			return nil, 0, &Error{Kind: KindRateLimited, Op: op, Message: "waiting for the request budget", Err: err}
+			return nil, 0, budgetError(op, err)
 		}
 	}
 	start := time.Now()
@@ -130,7 +126,7 @@ func (c *caller) post(ctx context.Context, op string, body []byte) (json.RawMess
 			Message: fmt.Sprintf("the answer is larger than %d bytes", maxAnswerSize)}
 	}
 
-	data, e := classifyAnswer(op, res.StatusCode, res.Header, answer, c.now())
+	data, e := classifierFrom(ctx)(op, res.StatusCode, res.Header, answer, c.now())
 	if e != nil {
 		if e.Kind == KindRateLimited && c.limiter != nil {
 			c.limiter.Report429(e.RetryAfter)
