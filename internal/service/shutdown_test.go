@@ -15,10 +15,11 @@ import (
 // per-minute budget that is longer than any grace period). Only calls already sent are drained.
 func TestShutdownHandsBackWhatWaitsForTheBudget(t *testing.T) {
 	t.Parallel()
-	// One request a minute: the first event is called at once, the others wait. The drain
-	// timeout is AckWait/2 = 10s, so a shutdown that waited for them would show.
+	// One request a minute, one event per request: the first event is called at once, the
+	// others wait. The drain timeout is AckWait/2 = 10s, so a shutdown that waited for them
+	// would show.
 	a := servicetest.Start(t, servicetest.Options{Env: map[string]string{
-		"AMPLIENCE_RATE_LIMIT": "1/m", "INGEST_CONCURRENCY": "8", "INGEST_ACK_WAIT": "20s",
+		"AMPLIENCE_RATE_LIMIT": "1/m", "INGEST_CONCURRENCY": "8", "INGEST_ACK_WAIT": "20s", "AMPLIENCE_BATCH_SIZE": "1",
 	}})
 	const n = 8
 	for i := range n {
