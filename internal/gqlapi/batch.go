@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,9 +77,13 @@ type BatchResult struct {
 	Err   error
 }
 
-// errRefused marks a request refused before execution (HTTP 400 naming no member, or
-// COMPLEXITY_LIMIT_EXCEEDED): nothing was executed, so its members may be sent again.
-type errRefused struct{ err *Error }
+// errRefused marks a request refused before execution (HTTP 400 or 403 naming no member, or
+// COMPLEXITY_LIMIT_EXCEEDED): nothing was executed, so its members may be sent again. A 403
+// of the whole request cannot say which member the key may not write: smaller requests tell.
+type errRefused struct {
+	err        *Error
+	complexity bool // COMPLEXITY_LIMIT_EXCEEDED: the request was too large
+}
 
 func (e errRefused) Error() string { return e.err.Error() }
 func (e errRefused) Unwrap() error { return e.err }
@@ -153,8 +158,10 @@ func (c *Client) createAssets(ctx context.Context, ins []CreateAssetInput) ([]Ba
 		&graphql.Response{Data: &body})
 	if err != nil {
 		var e *Error
-		if errors.As(err, &e) && e.Op == batchOp && e.Kind == KindRejected {
-			return nil, errRefused{err: e}
+		if errors.As(err, &e) && e.Op == batchOp && (e.Kind == KindRejected || e.Kind == KindPermission) {
+			return nil, errRefused{err: e, complexity: slices.ContainsFunc(e.Codes, func(c string) bool {
+				return strings.EqualFold(c, codeComplexity)
+			})}
 		}
 		return nil, err
 	}
@@ -172,7 +179,7 @@ func readBatch(body []byte, n int) ([]BatchResult, error) {
 		if code := strings.ToUpper(extString(me.Extensions, "code")); code == codeComplexity {
 			e := &Error{Kind: KindRejected, Op: batchOp, Status: http.StatusBadRequest}
 			describeErrors(e, []gqlError{me.gqlError})
-			return nil, errRefused{err: e}
+			return nil, errRefused{err: e, complexity: true}
 		}
 		if i := me.member(n); i >= 0 {
 			own[i] = append(own[i], me.gqlError)

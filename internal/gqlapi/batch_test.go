@@ -108,7 +108,7 @@ func TestCreateAssetsOutcomes(t *testing.T) {
 			want: []memberOutcome{ok("a"), ok("b"), ok("c")}},
 		{name: "500", status: 500, body: `{"errors":[{"message":"boom"}]}`, wantErr: "transient"},
 		{name: "429", status: 429, body: `{"errors":[{"message":"slow down"}]}`, wantErr: "rate_limited"},
-		{name: "403", status: 403, body: `{"errors":[{"message":"no"}]}`, wantErr: "permission"},
+		{name: "403", status: 403, body: `{"errors":[{"message":"no"}]}`, wantErr: "refused"},
 		{name: "200 with a request error", status: 200, body: `{"errors":[{"message":"x","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}`, wantErr: "transient"},
 		{name: "400 naming no member", status: 400, body: `{"errors":[{"message":"Variable \"$in1\" got invalid value"}]}`, wantErr: "refused"},
 		{name: "complexity", status: 400, body: `{"errors":[{"message":"too complex","extensions":{"code":"COMPLEXITY_LIMIT_EXCEEDED"}}]}`, wantErr: "refused"},
@@ -384,5 +384,59 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestBatcherSendsAloneCallsInRequestsOfTheirOwn(t *testing.T) {
+	t.Parallel()
+	f := newFakeAmplience(t)
+	f.setAPI(assetsAPI(0))
+	g := newGate()
+	c := newTestClient(t, f, func(o *Options) { o.Limiter = g })
+	b, err := NewBatcher(c, BatchOptions{Size: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i, name := range []string{"a", "retry-1", "b", "retry-2", "c"} {
+		wg.Go(func() {
+			ctx := t.Context()
+			if strings.HasPrefix(name, "retry") {
+				ctx = Alone(ctx)
+			}
+			in := testInput
+			in.Name = name
+			// Queued in this order.
+			waitFor(t, func() bool {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				return len(b.queue) == i
+			})
+			if _, err := b.CreateAsset(ctx, in); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
+	}
+	waitFor(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.queue) == 5
+	})
+	close(g.open)
+	wg.Wait()
+	var got [][]string
+	for _, r := range f.requests() {
+		if in, ok := r.Variables["input"].(map[string]any); ok {
+			got = append(got, []string{in["name"].(string)})
+			continue
+		}
+		var names []string
+		for i := range len(r.Variables) {
+			names = append(names, r.Variables[fmt.Sprint("in", i)].(map[string]any)["name"].(string))
+		}
+		got = append(got, names)
+	}
+	if diff := cmp.Diff([][]string{{"a", "b", "c"}, {"retry-1"}, {"retry-2"}}, got); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }

@@ -64,11 +64,12 @@ type Batcher struct {
 
 // member is one call waiting in, or sent by, the Batcher.
 type member struct {
-	ctx  context.Context
-	in   CreateAssetInput
-	span trace.Span
-	done chan BatchResult // buffered; receives exactly one result once sent
-	sent bool             // taken into a request (guarded by Batcher.mu)
+	ctx   context.Context
+	alone bool // sent in a request of its own (see Alone)
+	in    CreateAssetInput
+	span  trace.Span
+	done  chan BatchResult // buffered; receives exactly one result once sent
+	sent  bool             // taken into a request (guarded by Batcher.mu)
 }
 
 // NewBatcher returns a Batcher sending through c.
@@ -126,7 +127,8 @@ func (b *Batcher) Size() int {
 func (b *Batcher) CreateAsset(ctx context.Context, in CreateAssetInput) (Asset, error) {
 	ctx, span := b.tracer.Start(ctx, "CreateAsset member", trace.WithSpanKind(trace.SpanKindInternal))
 	defer span.End()
-	m := &member{ctx: ctx, in: in, span: span, done: make(chan BatchResult, 1)}
+	_, alone := ctx.Value(aloneKey{}).(struct{})
+	m := &member{ctx: ctx, in: in, span: span, done: make(chan BatchResult, 1), alone: alone}
 	b.enqueue(m)
 	var r BatchResult
 	select {
@@ -249,16 +251,41 @@ func (b *Batcher) run() {
 	}
 }
 
-// take removes up to the batch size of members from the queue and marks them sent.
+// take removes from the queue the members of the next request and marks them sent: its first
+// member alone when that one is to be sent alone, otherwise up to the batch size of the others,
+// in order.
 func (b *Batcher) take() []*member {
-	n := min(len(b.queue), b.current)
-	batch := make([]*member, n)
-	copy(batch, b.queue)
-	b.queue = append(b.queue[:0], b.queue[n:]...)
+	if len(b.queue) == 0 {
+		return nil
+	}
+	var batch []*member
+	rest := b.queue[:0]
+	for _, m := range b.queue {
+		switch {
+		case len(batch) == 0 && m.alone:
+			batch = append(batch, m)
+		case len(batch) < b.current && !m.alone && (len(batch) == 0 || !batch[0].alone):
+			batch = append(batch, m)
+		default:
+			rest = append(rest, m)
+		}
+	}
+	clear(b.queue[len(rest):])
+	b.queue = rest
 	for _, m := range batch {
 		m.sent = true
 	}
 	return batch
+}
+
+type aloneKey struct{}
+
+// Alone marks ctx's CreateAsset call to be sent by a Batcher in a request of its own. The
+// caller marks the retries of an event whose earlier call failed: a request that fails as a
+// whole fails every member, and a member that causes such failures must not take the same
+// members down with it again.
+func Alone(ctx context.Context) context.Context {
+	return context.WithValue(ctx, aloneKey{}, struct{}{})
 }
 
 // send makes one request for batch, whose budget slot is taken, and hands each member its
@@ -334,7 +361,7 @@ func (b *Batcher) send(batch []*member) {
 // lower halves the batch size after a request of n members was refused before execution.
 func (b *Batcher) lower(n int, cause errRefused) {
 	b.mu.Lock()
-	if b.refused == 0 || n < b.refused {
+	if cause.complexity && (b.refused == 0 || n < b.refused) {
 		b.refused = n
 	}
 	b.current = max(1, min(b.current, n/2))

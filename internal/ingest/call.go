@@ -34,7 +34,7 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 	defer cancelCall()
 	keep := p.keepClaim(callCtx, d, entry, rev, cancelCall)
 	start := p.o.Now()
-	asset, err := p.api.CreateAsset(callCtx, toInput(d.ev.Asset))
+	asset, err := p.api.CreateAsset(alone(callCtx, entry), toInput(d.ev.Asset))
 	p.o.Metrics.call(ctx, time.Since(start), err)
 	entry, rev, lost := keep.stop()
 	if err == nil {
