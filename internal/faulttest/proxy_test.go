@@ -44,6 +44,9 @@ type apiProxy struct {
 	rng   *rand.Rand
 	calls []*apiCall
 	holds []*holdSpec
+
+	batches         int // requests carrying more than one createAsset field
+	batchesInFlight int
 }
 
 // newAPIProxy serves a proxy over HTTP for the rest of the test; call setNext before the first
@@ -143,6 +146,10 @@ func (p *apiProxy) begin(names []string) ([]*apiCall, *holdSpec) {
 	defer p.mu.Unlock()
 	var calls []*apiCall
 	var held *holdSpec
+	if len(names) > 1 {
+		p.batches++
+		p.batchesInFlight++
+	}
 	for _, name := range names {
 		c := &apiCall{Name: name, Start: time.Now()}
 		p.calls = append(p.calls, c)
@@ -167,9 +174,20 @@ func (p *apiProxy) begin(names []string) ([]*apiCall, *holdSpec) {
 func (p *apiProxy) end(calls []*apiCall, status int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(calls) > 1 {
+		p.batchesInFlight--
+	}
 	for _, c := range calls {
 		c.End, c.Status = time.Now(), status
 	}
+}
+
+// batchCounts returns how many requests carrying several createAsset fields went through the
+// proxy, and how many of them are in flight.
+func (p *apiProxy) batchCounts() (total, inFlight int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.batches, p.batchesInFlight
 }
 
 // createCalls returns how many createAsset calls reached the proxy so far.
