@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,9 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amplience-ingest/asset-ingest-consumer"
 )
@@ -438,5 +442,65 @@ func TestBatcherSendsAloneCallsInRequestsOfTheirOwn(t *testing.T) {
 	}
 	if diff := cmp.Diff([][]string{{"a", "b", "c"}, {"retry-1"}, {"retry-2"}}, got); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+}
+
+func TestBatcherMemberSpans(t *testing.T) {
+	t.Parallel()
+	recorder := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	f := newFakeAmplience(t)
+	f.setAPI(assetsAPI(0))
+	g := newGate()
+	c := newTestClient(t, f, func(o *Options) { o.Limiter = g; o.TracerProvider = tp })
+	b, err := NewBatcher(c, BatchOptions{Size: 25, TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan map[string]BatchResult)
+	go func() { done <- callAll(t.Context(), b, 3) }()
+	waitFor(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.queue) == 3
+	})
+	close(g.open)
+	<-done
+
+	var client trace.SpanContext
+	var members []sdktrace.ReadOnlySpan
+	for _, s := range recorder.Ended() {
+		switch s.Name() {
+		case batchOp:
+			client = s.SpanContext()
+		case "CreateAsset member":
+			members = append(members, s)
+		}
+	}
+	if !client.IsValid() || len(members) != 3 {
+		t.Fatalf("client span %v, %d member spans; want one client span and 3 members", client, len(members))
+	}
+	var aliases []string
+	for _, m := range members {
+		var size int64
+		for _, a := range m.Attributes() {
+			switch a.Key {
+			case "graphql.alias":
+				aliases = append(aliases, a.Value.AsString())
+			case "amplience.batch.size":
+				size = a.Value.AsInt64()
+			}
+		}
+		if size != 3 {
+			t.Errorf("member span batch size %d, want 3", size)
+		}
+		if l := m.Links(); len(l) != 1 || l[0].SpanContext.SpanID() != client.SpanID() {
+			t.Errorf("member span links %v, want the request's client span %s", l, client.SpanID())
+		}
+	}
+	slices.Sort(aliases)
+	if diff := cmp.Diff([]string{"m0", "m1", "m2"}, aliases); diff != "" {
+		t.Errorf("aliases (-want +got):\n%s", diff)
 	}
 }

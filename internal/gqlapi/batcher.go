@@ -301,18 +301,21 @@ func (b *Batcher) send(batch []*member) {
 		m.span.SetAttributes(attribute.String("graphql.alias", key), attribute.Int("amplience.batch.size", n))
 	}
 	b.size.Record(context.Background(), int64(n))
-	defer func() {
+	// Before the results: a member's span ends once it has its result.
+	link := func() {
+		links := spans.links()
 		for _, m := range batch {
-			for _, l := range spans.links() {
+			for _, l := range links {
 				m.span.AddLink(l)
 			}
 		}
-	}()
+	}
 
 	if n == 1 {
 		m := batch[0]
 		ctx := withClientSpans(withBudgetTaken(m.ctx), spans)
 		asset, err := b.c.CreateAsset(ctx, m.in)
+		link()
 		m.done <- BatchResult{Asset: asset, Err: err}
 		return
 	}
@@ -340,12 +343,15 @@ func (b *Batcher) send(batch []*member) {
 	}
 	ctx = withClientSpans(withBudgetTaken(ctx), spans)
 	results, err := b.c.createAssets(ctx, ins)
+	link()
 	if refused, ok := errors.AsType[errRefused](err); ok {
 		b.lower(n, refused)
 		b.requeue(batch)
 		return
 	}
-	b.executed(n)
+	if err == nil {
+		b.executed(n)
+	}
 	if b.log.Enabled(ctx, slog.LevelInfo) {
 		b.log.Info("one request carried several events", "events", n, "batch_size", b.Size())
 	}
