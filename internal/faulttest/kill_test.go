@@ -20,7 +20,9 @@ func TestSIGKILLWhileEventsFlow(t *testing.T) {
 	r.startChild(nil)
 	r.waitResources()
 
-	all := names("kill", 150)
+	// Two seconds of events, so that every kill lands while they flow, whether they go one or
+	// many per request.
+	all := names("kill", 400)
 	// Events keep arriving while the process is killed and restarted.
 	var wg sync.WaitGroup
 	publishErr := make(chan error, 1)
