@@ -279,66 +279,91 @@ func TestBatcherLoneCallIsSentAtOnce(t *testing.T) {
 	}
 }
 
-func TestBatcherCallsWaitingForTheBudgetShareARequest(t *testing.T) {
-	t.Parallel()
+// gatedBatcher returns a Batcher of size sending through a fake API (see assetsAPI) whose
+// request budget opens with the returned gate; tp (nil: the global one) traces it.
+func gatedBatcher(t *testing.T, maxFields, size int, tp trace.TracerProvider) (*fakeAmplience, *gate, *Batcher) {
+	t.Helper()
 	f := newFakeAmplience(t)
-	f.setAPI(assetsAPI(0))
+	f.setAPI(assetsAPI(maxFields))
 	g := newGate()
-	c := newTestClient(t, f, func(o *Options) { o.Limiter = g })
-	b, err := NewBatcher(c, BatchOptions{Size: 4})
+	c := newTestClient(t, f, func(o *Options) { o.Limiter, o.TracerProvider = g, tp })
+	b, err := NewBatcher(c, BatchOptions{Size: size, TracerProvider: tp})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan map[string]BatchResult)
-	go func() { done <- callAll(t.Context(), b, 10) }()
-	// Every call is queued while the sender waits for the budget.
+	return f, g, b
+}
+
+// queued waits until n calls wait in b's queue.
+func queued(t *testing.T, b *Batcher, n int) {
+	t.Helper()
 	waitFor(t, func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		return len(b.queue) == 10 && g.waiting() == 1
+		return len(b.queue) == n
 	})
+}
+
+// callAllQueued makes n calls while the budget is closed, opens it once all are queued, and
+// returns their results.
+func callAllQueued(t *testing.T, ctx context.Context, g *gate, b *Batcher, n int) map[string]BatchResult {
+	t.Helper()
+	done := make(chan map[string]BatchResult)
+	go func() { done <- callAll(ctx, b, n) }()
+	queued(t, b, n)
 	close(g.open)
-	got := <-done
+	return <-done
+}
+
+// requestNames returns the input names of each request f received, in order.
+func requestNames(f *fakeAmplience) [][]string {
+	var out [][]string
+	for _, r := range f.requests() {
+		if in, ok := r.Variables["input"].(map[string]any); ok {
+			out = append(out, []string{in["name"].(string)})
+			continue
+		}
+		var names []string
+		for i := range len(r.Variables) {
+			names = append(names, r.Variables[fmt.Sprint("in", i)].(map[string]any)["name"].(string))
+		}
+		out = append(out, names)
+	}
+	return out
+}
+
+func requestSizes(f *fakeAmplience) []int {
+	var sizes []int
+	for _, names := range requestNames(f) {
+		sizes = append(sizes, len(names))
+	}
+	return sizes
+}
+
+func TestBatcherCallsWaitingForTheBudgetShareARequest(t *testing.T) {
+	t.Parallel()
+	f, g, b := gatedBatcher(t, 0, 4, nil)
+	got := callAllQueued(t, t.Context(), g, b, 10)
 	if diff := cmp.Diff(wantIDs(10), got); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}
-	var sizes []int
-	for _, r := range f.requests() {
-		sizes = append(sizes, max(len(r.Variables), 1))
-	}
-	if diff := cmp.Diff([]int{4, 4, 2}, sizes); diff != "" {
+	if diff := cmp.Diff([]int{4, 4, 2}, requestSizes(f)); diff != "" {
 		t.Errorf("events per request (-want +got):\n%s", diff)
+	}
+	if g.waiting() != 3 {
+		t.Errorf("%d waits for the budget, want one per request", g.waiting())
 	}
 }
 
 func TestBatcherSplitsRefusedRequests(t *testing.T) {
 	t.Parallel()
-	f := newFakeAmplience(t)
-	f.setAPI(assetsAPI(3))
-	g := newGate()
-	c := newTestClient(t, f, func(o *Options) { o.Limiter = g })
-	b, err := NewBatcher(c, BatchOptions{Size: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan map[string]BatchResult)
-	go func() { done <- callAll(t.Context(), b, 8) }()
-	waitFor(t, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return len(b.queue) == 8
-	})
-	close(g.open)
-	got := <-done
+	f, g, b := gatedBatcher(t, 3, 8, nil)
+	got := callAllQueued(t, t.Context(), g, b, 8)
 	if diff := cmp.Diff(wantIDs(8), got); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}
-	var sizes []int
-	for _, r := range f.requests() {
-		sizes = append(sizes, max(len(r.Variables), 1))
-	}
 	// 8 refused, then 4 refused, then requests of 2.
-	if diff := cmp.Diff([]int{8, 4, 2, 2, 2, 2}, sizes); diff != "" {
+	if diff := cmp.Diff([]int{8, 4, 2, 2, 2, 2}, requestSizes(f)); diff != "" {
 		t.Errorf("events per request (-want +got):\n%s", diff)
 	}
 	if b.Size() != 2 {
@@ -348,22 +373,11 @@ func TestBatcherSplitsRefusedRequests(t *testing.T) {
 
 func TestBatcherWithdrawsUnsentCalls(t *testing.T) {
 	t.Parallel()
-	f := newFakeAmplience(t)
-	f.setAPI(assetsAPI(0))
-	g := newGate()
-	c := newTestClient(t, f, func(o *Options) { o.Limiter = g })
-	b, err := NewBatcher(c, BatchOptions{Size: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _, b := gatedBatcher(t, 0, 4, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan map[string]BatchResult)
 	go func() { done <- callAll(ctx, b, 3) }()
-	waitFor(t, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return len(b.queue) == 3
-	})
+	queued(t, b, 3)
 	cancel()
 	for name, r := range <-done {
 		if !errors.Is(r.Err, ErrNotSent) {
@@ -394,14 +408,7 @@ func waitFor(t *testing.T, cond func() bool) {
 
 func TestBatcherSendsAloneCallsInRequestsOfTheirOwn(t *testing.T) {
 	t.Parallel()
-	f := newFakeAmplience(t)
-	f.setAPI(assetsAPI(0))
-	g := newGate()
-	c := newTestClient(t, f, func(o *Options) { o.Limiter = g })
-	b, err := NewBatcher(c, BatchOptions{Size: 25})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, g, b := gatedBatcher(t, 0, 25, nil)
 	var wg sync.WaitGroup
 	for i, name := range []string{"a", "retry-1", "b", "retry-2", "c"} {
 		wg.Go(func() {
@@ -411,37 +418,16 @@ func TestBatcherSendsAloneCallsInRequestsOfTheirOwn(t *testing.T) {
 			}
 			in := testInput
 			in.Name = name
-			// Queued in this order.
-			waitFor(t, func() bool {
-				b.mu.Lock()
-				defer b.mu.Unlock()
-				return len(b.queue) == i
-			})
+			queued(t, b, i) // queued in this order
 			if _, err := b.CreateAsset(ctx, in); err != nil {
 				t.Errorf("%s: %v", name, err)
 			}
 		})
 	}
-	waitFor(t, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return len(b.queue) == 5
-	})
+	queued(t, b, 5)
 	close(g.open)
 	wg.Wait()
-	var got [][]string
-	for _, r := range f.requests() {
-		if in, ok := r.Variables["input"].(map[string]any); ok {
-			got = append(got, []string{in["name"].(string)})
-			continue
-		}
-		var names []string
-		for i := range len(r.Variables) {
-			names = append(names, r.Variables[fmt.Sprint("in", i)].(map[string]any)["name"].(string))
-		}
-		got = append(got, names)
-	}
-	if diff := cmp.Diff([][]string{{"a", "b", "c"}, {"retry-1"}, {"retry-2"}}, got); diff != "" {
+	if diff := cmp.Diff([][]string{{"a", "b", "c"}, {"retry-1"}, {"retry-2"}}, requestNames(f)); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
@@ -451,23 +437,8 @@ func TestBatcherMemberSpans(t *testing.T) {
 	recorder := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	f := newFakeAmplience(t)
-	f.setAPI(assetsAPI(0))
-	g := newGate()
-	c := newTestClient(t, f, func(o *Options) { o.Limiter = g; o.TracerProvider = tp })
-	b, err := NewBatcher(c, BatchOptions{Size: 25, TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan map[string]BatchResult)
-	go func() { done <- callAll(t.Context(), b, 3) }()
-	waitFor(t, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return len(b.queue) == 3
-	})
-	close(g.open)
-	<-done
+	_, g, b := gatedBatcher(t, 0, 25, tp)
+	callAllQueued(t, t.Context(), g, b, 3)
 
 	var client trace.SpanContext
 	var members []sdktrace.ReadOnlySpan

@@ -108,21 +108,7 @@ func (s *Server) answerMembers(ctx context.Context, e *execution, f Fault, run f
 // takeField returns the first field fault (not a whole-request one) matching name, spending
 // one of its Times.
 func (s *faultSet) takeField(name string) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if f.wholeRequest() || !f.matches([]string{name}) {
-			continue
-		}
-		switch {
-		case f.Times == 1:
-			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-		case f.Times > 1:
-			s.faults[i].Times--
-		}
-		return f, true
-	}
-	return Fault{}, false
+	return s.takeIf(func(f Fault) bool { return !f.wholeRequest() && f.matches([]string{name}) })
 }
 
 // fieldFault applies a field fault to the root field at path on obj: "created but the answer

@@ -76,12 +76,8 @@ func (e *execution) rootFieldNames() []string {
 // createAssetNames returns input.name of every createAsset root field.
 func (e *execution) createAssetNames() []string {
 	var names []string
-	for _, g := range e.root {
-		if f := g.fields[0]; f.Name == "createAsset" {
-			input, _ := f.ArgumentMap(e.vars)["input"].(map[string]any)
-			name, _ := input["name"].(string)
-			names = append(names, name)
-		}
+	for _, f := range e.createAssetFields() {
+		names = append(names, f.name)
 	}
 	return names
 }
