@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"regexp"
@@ -15,35 +14,28 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/service"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
 )
 
-// backlog starts NATS and the sandbox, publishes one event per name, then starts the service.
-// At two requests a second (the start-up probe takes the first), the events wait for the budget
-// together, so they share requests. env and sb add to that.
-func backlog(t *testing.T, env map[string]string, sb func(*sandbox.Options), names ...string) *servicetest.Env {
+// backlog starts the service with the default batch size (whatever the suite runs with), two
+// requests a second, env and sb; adds the faults; then has one event ingested, so that the
+// next slot of the budget is half a second away, and publishes one event per name at once: they
+// wait for the budget together, so they share requests.
+func backlog(t *testing.T, env map[string]string, sb func(*sandbox.Options), faults []sandbox.Fault, names ...string) *servicetest.Env {
 	t.Helper()
-	all := map[string]string{"AMPLIENCE_RATE_LIMIT": "2/s"}
+	all := map[string]string{"AMPLIENCE_RATE_LIMIT": "2/s", "AMPLIENCE_BATCH_SIZE": "25"}
 	maps.Copy(all, env)
-	e := servicetest.Start(t, servicetest.Options{Env: all, Sandbox: sb, NoService: true})
-	publishBacklog(t, e, names)
-	return e
-}
-
-// publishBacklog creates the service's resources, publishes one event per name, then starts the
-// service.
-func publishBacklog(t *testing.T, e *servicetest.Env, names []string) {
-	t.Helper()
-	if _, err := broker.Ensure(t.Context(), e.JS, service.Resources(e.Config), slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatalf("creating the resources: %v", err)
+	e := start(t, all, sb)
+	for _, f := range faults {
+		e.Sandbox.AddFault(f)
 	}
+	e.Publish(servicetest.NewEvent("warm-up").Msg())
+	waitCompletions(t, e, "assets.ingested.", 1)
 	for _, n := range names {
 		e.Publish(servicetest.NewEvent(n).Msg())
 	}
-	e.StartService()
+	return e
 }
 
 // eventNames returns n names: prefix-00, prefix-01, ...
@@ -114,14 +106,21 @@ type outcome struct {
 	Attempts int
 }
 
-// settle waits for a completion per name and returns the outcomes by name.
+// settle waits for a completion of each name and returns the outcomes by name.
 func settle(t *testing.T, e *servicetest.Env, names []string) map[string]outcome {
 	t.Helper()
-	waitCompletions(t, e, "assets.", len(names))
 	out := map[string]outcome{}
-	for _, c := range completions(t, e, "assets.") {
-		out[c.Data.Name] = outcome{Class: c.Data.ErrorClass, Attempts: c.Data.Attempts}
-	}
+	e.WaitFor(wait, "a completion event for each event", func() bool {
+		for _, c := range completions(t, e, "assets.") {
+			out[c.Data.Name] = outcome{Class: c.Data.ErrorClass, Attempts: c.Data.Attempts}
+		}
+		for _, n := range names {
+			if _, ok := out[n]; !ok {
+				return false
+			}
+		}
+		return true
+	})
 	return out
 }
 
@@ -142,7 +141,7 @@ func oneAssetEach(t *testing.T, e *servicetest.Env, want []string) {
 func TestSpec_Batching_RequestCarriesAliasedFields(t *testing.T) {
 	t.Parallel()
 	names := eventNames("aliased", 12)
-	e := backlog(t, map[string]string{"AMPLIENCE_BATCH_SIZE": "5"}, nil, names...)
+	e := backlog(t, map[string]string{"AMPLIENCE_BATCH_SIZE": "5"}, nil, nil, names...)
 	got := settle(t, e, names)
 	batched := 0
 	for _, r := range createRequests(e) {
@@ -193,7 +192,7 @@ func TestSpec_Batching_LoneEventSentAtOnce(t *testing.T) {
 func TestSpec_Batching_SizeOneSendsOneEventPerRequest(t *testing.T) {
 	t.Parallel()
 	names := eventNames("single", 6)
-	e := backlog(t, map[string]string{"AMPLIENCE_BATCH_SIZE": "1"}, nil, names...)
+	e := backlog(t, map[string]string{"AMPLIENCE_BATCH_SIZE": "1"}, nil, nil, names...)
 	settle(t, e, names)
 	for _, r := range createRequests(e) {
 		if len(r.Names) != 1 {
@@ -210,7 +209,7 @@ func TestSpec_Batching_SizeOneSendsOneEventPerRequest(t *testing.T) {
 func TestSpec_Batching_EachEventKeepsItsOwn(t *testing.T) {
 	t.Parallel()
 	names := eventNames("own", 6)
-	e := backlog(t, nil, nil, names...)
+	e := backlog(t, nil, nil, nil, names...)
 	settle(t, e, names)
 	clients := map[trace.SpanID]bool{}
 	for _, s := range spansNamed(e, "CreateAssets", "") {
@@ -279,13 +278,8 @@ func TestSpec_Batching_RejectedMemberDeadLetteredAlone(t *testing.T) {
 			t.Parallel()
 			names := eventNames("member", 5)
 			bad := names[2]
-			e := servicetest.Start(t, servicetest.Options{
-				Env:       map[string]string{"AMPLIENCE_RATE_LIMIT": "2/s"},
-				Sandbox:   func(o *sandbox.Options) { o.PartialFailureStatus = status },
-				NoService: true,
-			})
-			e.Sandbox.AddFault(sandbox.Fault{Match: bad, GraphQLError: "input.src cannot be fetched", Code: "BAD_USER_INPUT"})
-			publishBacklog(t, e, names)
+			e := backlog(t, nil, func(o *sandbox.Options) { o.PartialFailureStatus = status },
+				[]sandbox.Fault{{Match: bad, GraphQLError: "input.src cannot be fetched", Code: "BAD_USER_INPUT"}}, names...)
 			got := settle(t, e, names)
 			for _, n := range names {
 				want := outcome{Attempts: 1}
@@ -333,9 +327,7 @@ func TestSpec_Batching_WholeRequestFailures(t *testing.T) {
 			t.Parallel()
 			names := eventNames("whole", 5)
 			target := names[3]
-			e := servicetest.Start(t, servicetest.Options{Env: map[string]string{"AMPLIENCE_RATE_LIMIT": "2/s"}, NoService: true})
-			e.Sandbox.AddFault(tt.fault(target))
-			publishBacklog(t, e, names)
+			e := backlog(t, nil, nil, []sandbox.Fault{tt.fault(target)}, names...)
 			got := settle(t, e, names)
 			r := requestOf(t, e, target)
 			if len(r.Names) < 2 {
@@ -368,7 +360,7 @@ func TestSpec_Batching_RefusedRequestIsSplit(t *testing.T) {
 	t.Parallel()
 	names := eventNames("complex", 8)
 	// Each createAsset field scores 2 (the field and its id): at most 3 fields fit in 6.
-	e := backlog(t, map[string]string{"AMPLIENCE_BATCH_SIZE": "8"}, func(o *sandbox.Options) { o.ComplexityLimit = 6 }, names...)
+	e := backlog(t, map[string]string{"AMPLIENCE_BATCH_SIZE": "8"}, func(o *sandbox.Options) { o.ComplexityLimit = 6 }, nil, names...)
 	got := settle(t, e, names)
 	for _, n := range names {
 		if got[n] != (outcome{Attempts: 1}) {
@@ -399,7 +391,7 @@ func TestSpec_Batching_RefusedRequestIsSplit(t *testing.T) {
 func TestSpec_Batching_BudgetCountsRequests(t *testing.T) {
 	t.Parallel()
 	names := eventNames("budget", 30)
-	e := backlog(t, nil, func(o *sandbox.Options) { o.RateLimit, o.RateWindow = 2, time.Second }, names...)
+	e := backlog(t, nil, func(o *sandbox.Options) { o.RateLimit, o.RateWindow = 2, time.Second }, nil, names...)
 	got := settle(t, e, names)
 	for _, n := range names {
 		if got[n] != (outcome{Attempts: 1}) {
