@@ -342,6 +342,15 @@ func TestSpec_Batching_WholeRequestFailures(t *testing.T) {
 					t.Errorf("%s: %+v, want ingested after %d attempts", n, got[n], want.Attempts)
 				}
 			}
+			// A call after a failed one goes in a request of its own, so that an input failing
+			// whole requests cannot fail the others again.
+			for _, later := range createRequests(e) {
+				if len(later.Names) > 1 && !slices.Equal(later.Names, r.Names) && slices.ContainsFunc(later.Names, func(n string) bool {
+					return slices.Contains(r.Names, n) && got[n].Attempts > 1
+				}) {
+					t.Errorf("a retry shared a request: %v", later.Names)
+				}
+			}
 			if searches := len(requests(e, "FindAssetsByName")); tt.reconciles != (searches > 0) {
 				t.Errorf("%d reconciliation searches; want some: %v", searches, tt.reconciles)
 			}
