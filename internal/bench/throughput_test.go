@@ -30,7 +30,8 @@ func BenchmarkLatency50ms(b *testing.B) {
 }
 
 // BenchmarkEndToEnd measures publish-to-completion latency under a steady load below
-// capacity: 500 events/s with an instant sandbox, 200 events/s with a 50 ms one.
+// capacity: 500 events/s with an instant sandbox, one event at a time (20 events/s) with an
+// instant sandbox, 200 events/s with a 50 ms one.
 func BenchmarkEndToEnd(b *testing.B) {
 	cases := []struct {
 		name    string
@@ -38,6 +39,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 		rate    float64
 	}{
 		{"zero-latency-500ps", 0, 500},
+		// One event at a time: each is done long before the next is published.
+		{"trickle-20ps", 0, 20},
 		{"latency-50ms-200ps", 50 * time.Millisecond, 200},
 	}
 	for _, tc := range cases {
