@@ -40,10 +40,11 @@ const growAfter = 8
 // concurrent use and needs no closing: its goroutines end when no call waits.
 //
 // Each call keeps a span of its own (its alias and the batch size, linked to the request's
-// client span). A request refused before execution (HTTP 400 naming no member, or
-// COMPLEXITY_LIMIT_EXCEEDED) executed nothing: its members are sent again in smaller requests,
-// their callers none the wiser, and the batch size halves; it doubles again after requests
-// that succeed, never back to a size that was refused.
+// client span); a call marked with [Alone] gets a request of its own. A request refused before
+// execution (HTTP 400 or 403 naming no member, or COMPLEXITY_LIMIT_EXCEEDED) executed nothing:
+// its members are sent again in smaller requests, their callers none the wiser, and the batch
+// size halves; it doubles again after requests that succeed, never back to a size refused as
+// too complex.
 type Batcher struct {
 	c      *Client
 	max    int
