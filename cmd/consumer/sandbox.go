@@ -18,8 +18,9 @@ const shutdownFlush = 5 * time.Second
 
 const sandboxSynopsis = `Runs only the Amplience sandbox: an OAuth token endpoint (/oauth/token) and a GraphQL
 endpoint (/graphql) that validates every request against schema.graphql, keeps assets in
-memory, and has settable latency, rate limit, duplicate-name behaviour and faults
-(POST /sandbox/faults, GET /sandbox/state, POST /sandbox/reset).
+memory, and has settable latency, time per mutation field, complexity limit, rate limit,
+duplicate-name behaviour and faults (POST /sandbox/faults, GET /sandbox/state,
+POST /sandbox/reset).
 
 POST /sandbox/faults adds a fault: a JSON object whose fields say which requests it applies to,
   match         a createAsset whose name contains this text ("" or absent: every request)
@@ -50,6 +51,9 @@ func cmdSandbox(ctx context.Context, args []string, getenv lookupEnv, stdout, st
 	pats := fs.String("pat", envOr(getenv, "AMPLIENCE_PAT", ""), "accepted personal access tokens (amp_pat_...), comma-separated")
 	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "lifetime of issued tokens")
 	fs.DurationVar(&o.Latency, "latency", 0, "latency added to every GraphQL request")
+	fs.DurationVar(&o.FieldTime, "field-time", 0, "time each root field of a mutation takes (fields run one after another)")
+	fs.IntVar(&o.ComplexityLimit, "complexity-limit", 0, "most complexity points per request, one per field selected, before 400 COMPLEXITY_LIMIT_EXCEEDED (0: none)")
+	fs.IntVar(&o.PartialFailureStatus, "partial-failure-status", 200, "HTTP status of an answer in which some createAsset fields failed: 200 or 400")
 	fs.IntVar(&o.RateLimit, "rate-limit", 0, "GraphQL requests per API key per --rate-window before 429 (0: none)")
 	fs.DurationVar(&o.RateWindow, "rate-window", o.RateWindow, "length of a rate-limit window")
 	noRetryAfter := fs.Bool("no-retry-after", false, "answer 429 without a Retry-After header")

@@ -8,14 +8,15 @@ import (
 
 // TestInFlightBounded runs the service over a backlog with a small in-flight window and
 // checks that the window bounds everything that could grow with the backlog: the createAsset
-// calls answered at once, the deliveries the replica holds unacknowledged, and the goroutines.
+// requests answered at once, the deliveries the replica holds unacknowledged, and the goroutines.
 func TestInFlightBounded(t *testing.T) {
 	t.Parallel()
 	const (
 		concurrency = 4
 		events      = 300
 	)
-	r := newRig(t, map[string]string{"INGEST_CONCURRENCY": "4"}, latency(5*time.Millisecond))
+	// Two events per request: at most 4 / 2 = 2 requests in flight, so that calls overlap.
+	r := newRig(t, map[string]string{"INGEST_CONCURRENCY": "4", "AMPLIENCE_BATCH_SIZE": "2"}, latency(5*time.Millisecond))
 	c := r.collect()
 	r.publish(0, events)
 	base := runtime.NumGoroutine()

@@ -16,6 +16,7 @@
 //	go test -run '^$' -bench 'Processes/budget' -benchtime 200x ./internal/bench/
 //	go test -run '^$' -bench 'Processes/restart' -benchtime 1x ./internal/bench/
 //	go test -run '^$' -bench 'Processes/backlog' -benchtime 30000x ./internal/bench/
+//	go test -run '^$' -bench 'Processes/bulk' -benchtime 3000x ./internal/bench/
 //
 // The custom metrics are
 //
@@ -29,7 +30,10 @@
 //     above); rss-1s-MB, rss-max-MB: in BenchmarkProcesses, the replica process's VmRSS one
 //     second after it started and at most;
 //   - budget-used, 429s: in the shared-budget benchmark, createAsset calls per second over the
-//     configured AMPLIENCE_RATE_LIMIT, and the 429 answers the sandbox gave.
+//     configured AMPLIENCE_RATE_LIMIT, and the 429 answers the sandbox gave;
+//   - events/request, max-assets/name, names/event: in Processes/bulk, createAsset fields per
+//     createAsset request, the most assets of one event name, and the names with an asset over
+//     the events (1 and 1: exactly one asset per event).
 //
 // allocs/op and B/op count every allocation of the process per event, the server's and the
 // sandbox's included, so they compare the service with the minimal loop rather than stand

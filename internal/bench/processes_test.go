@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
 )
 
 var procsBacklog = flag.Int("procs-backlog", 1_000_000, "events published before BenchmarkProcesses/backlog starts its replica")
@@ -38,8 +40,13 @@ var procsBacklog = flag.Int("procs-backlog", 1_000_000, "events published before
 //   - backlog: one replica processes b.N events of a backlog of -procs-backlog (a million by
 //     default); it reports events/s, its RSS after the first second and at most, and the most
 //     goroutines it ran.
+//   - bulk: one and three replicas in the default configuration (AMPLIENCE_RATE_LIMIT=60/m,
+//     AMPLIENCE_BATCH_SIZE=25) drain a backlog of b.N events against a sandbox that answers 429
+//     above 60 requests a minute, as Amplience does; it reports events/s, the 429s, the events
+//     per request and the assets per event (the most of one name, and all of them over b.N).
 //
-// Use -benchtime 200x for budget (about 40 s) and -benchtime 30000x for backlog.
+// Use -benchtime 200x for budget (about 40 s), -benchtime 30000x for backlog and -benchtime
+// 3000x for bulk (about two minutes per replica count).
 func BenchmarkProcesses(b *testing.B) {
 	bin := buildBinaries(b)
 	b.Run("budget", func(b *testing.B) {
@@ -80,6 +87,35 @@ func BenchmarkProcesses(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(float64(took.Milliseconds()), "stop-ms")
 		b.ReportMetric(float64(again.Milliseconds()), "restart-first-ms")
+	})
+	b.Run("bulk", func(b *testing.B) {
+		for _, replicas := range []int{1, 3} {
+			b.Run(fmt.Sprintf("replicas-%d", replicas), func(b *testing.B) {
+				p := startProcesses(b, bin, "--rate-limit", "60", "--rate-window", "1m")
+				p.publish(b, b.N)
+				b.ResetTimer()
+				start := time.Now()
+				for range replicas {
+					p.replica(b, map[string]string{})
+				}
+				p.completions.wait(b, b.N, time.Duration(b.N/5+120)*time.Second)
+				elapsed := time.Since(start)
+				b.StopTimer()
+				st := p.sandboxStats(b)
+				perName := map[string]int{}
+				most := 0
+				for _, a := range p.sandboxAssets(b) {
+					perName[a.Name]++
+					most = max(most, perName[a.Name])
+				}
+				requests := st.ByOperation["CreateAsset"] + st.ByOperation["CreateAssets"]
+				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+				b.ReportMetric(float64(st.TooManyRequests), "429s")
+				b.ReportMetric(float64(st.ByRootField["createAsset"])/float64(max(requests, 1)), "events/request")
+				b.ReportMetric(float64(most), "max-assets/name")
+				b.ReportMetric(float64(len(perName))/float64(b.N), "names/event")
+			})
+		}
 	})
 	b.Run("backlog", func(b *testing.B) {
 		p := startProcesses(b, bin)
@@ -258,29 +294,31 @@ func (r *proc) metric(name string) float64 {
 	return 0
 }
 
-// sandboxStats reads the sandbox's counters from its admin endpoint.
-func (p *processes) sandboxStats(tb testing.TB) struct {
-	GraphQLRequests int `json:"graphqlRequests"`
-	TooManyRequests int `json:"tooManyRequests"`
-	MaxPerWindow    int `json:"maxPerWindow"`
-} {
+// sandboxState reads the sandbox's assets and counters from its admin endpoint.
+func (p *processes) sandboxState(tb testing.TB) sandbox.State {
 	tb.Helper()
 	resp, err := http.Get(p.sbURL + "/sandbox/state")
 	if err != nil {
 		tb.Fatalf("reading the sandbox state: %v", err)
 	}
 	defer resp.Body.Close()
-	var state struct {
-		Stats struct {
-			GraphQLRequests int `json:"graphqlRequests"`
-			TooManyRequests int `json:"tooManyRequests"`
-			MaxPerWindow    int `json:"maxPerWindow"`
-		} `json:"stats"`
-	}
+	var state sandbox.State
 	if err := json.NewDecoder(resp.Body).Decode(&state); err != nil {
 		tb.Fatalf("decoding the sandbox state: %v", err)
 	}
-	return state.Stats
+	return state
+}
+
+// sandboxStats reads the sandbox's counters.
+func (p *processes) sandboxStats(tb testing.TB) sandbox.Stats {
+	tb.Helper()
+	return p.sandboxState(tb).Stats
+}
+
+// sandboxAssets reads the assets the sandbox created.
+func (p *processes) sandboxAssets(tb testing.TB) []sandbox.Asset {
+	tb.Helper()
+	return p.sandboxState(tb).Assets
 }
 
 // child is a process started by a benchmark.

@@ -75,6 +75,9 @@ func (c Config) Check(needNATSURL bool) Problems {
 	if c.Concurrency < 1 {
 		add("INGEST_CONCURRENCY is %d; set at least 1", c.Concurrency)
 	}
+	if c.BatchSize < 1 || c.BatchSize > 100 {
+		add("AMPLIENCE_BATCH_SIZE is %d; set 1 (one event per request) to 100", c.BatchSize)
+	}
 	if c.MaxAttempts < 1 {
 		add("INGEST_MAX_ATTEMPTS is %d; set at least 1", c.MaxAttempts)
 	}

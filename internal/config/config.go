@@ -41,6 +41,7 @@ type Config struct {
 	RateLimit             string        `env:"AMPLIENCE_RATE_LIMIT, default=60/m"`
 	AmplienceTimeout      time.Duration `env:"AMPLIENCE_TIMEOUT, default=30s"`
 	AmplienceAllowHTTP    bool          `env:"AMPLIENCE_ALLOW_HTTP, default=false"`
+	BatchSize             int           `env:"AMPLIENCE_BATCH_SIZE, default=25"`
 
 	IngestStream   string   `env:"INGEST_STREAM, default=ASSETS"`
 	IngestSubjects []string `env:"INGEST_SUBJECTS, default=assets.published.>"`
@@ -50,7 +51,7 @@ type Config struct {
 	AdvisoryStream string   `env:"ADVISORY_STREAM, default=ASSETS_ADVISORIES"`
 	LedgerBucket   string   `env:"LEDGER_BUCKET, default=asset_ingest_ledger"`
 
-	Concurrency     int           `env:"INGEST_CONCURRENCY, default=16"`
+	Concurrency     int           `env:"INGEST_CONCURRENCY, default=64"`
 	MaxAckPending   int           `env:"INGEST_MAX_ACK_PENDING, default=1000"`
 	MaxAttempts     int           `env:"INGEST_MAX_ATTEMPTS, default=8"`
 	BackoffBase     time.Duration `env:"INGEST_BACKOFF_BASE, default=1s"`

@@ -46,7 +46,7 @@ func TestDefaults(t *testing.T) {
 		cfg.EffectiveMaxDeliver(), cfg.AckWait, cfg.AllowHTTP, cfg.CreateResources, cfg.StreamReplicas,
 		cfg.HTTPAddr, cfg.LogLevel, cfg.LogFormat, cfg.RateLimit, cfg.AmplienceTimeout, cfg.AmplienceAPIURL, cfg.AmplienceAuthURL}
 	want := []any{"ASSETS", []string{"assets.published.>"}, "asset-ingest", "ASSET_RESULTS", "ASSETS_DLQ",
-		"asset_ingest_ledger", 16, 1000, 8, time.Second, 10 * time.Minute,
+		"asset_ingest_ledger", 64, 1000, 8, time.Second, 10 * time.Minute,
 		100, time.Minute, false, true, 1,
 		":8080", "info", "json", "60/m", 30 * time.Second, "https://api.amplience.net/graphql", "https://auth.amplience.net/oauth/token"}
 	if diff := cmp.Diff(want, got); diff != "" {

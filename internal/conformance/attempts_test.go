@@ -17,7 +17,9 @@ import (
 // duplicate name it refuses, or a permission error while the probe passes). One row per answer.
 func TestSpec_Delivery_OutcomeOfEachAnswer(t *testing.T) {
 	t.Parallel()
-	e := start(t, nil, func(o *sandbox.Options) { o.DuplicateNames = sandbox.DuplicatesReject })
+	// One event per request, so that each row's answer is its own (see TestSpec_Batching_* for
+	// the answers to a request carrying several events).
+	e := start(t, map[string]string{"AMPLIENCE_BATCH_SIZE": "1"}, func(o *sandbox.Options) { o.DuplicateNames = sandbox.DuplicatesReject })
 	atStart := e.Sandbox.Stats().ByOperation["Probe"] // the verification before the first pull
 	e.Sandbox.AddFault(sandbox.Fault{Match: "answer-400", Status: 400, GraphQLError: "Invalid input", Code: "BAD_USER_INPUT"})
 	e.Sandbox.AddFault(sandbox.Fault{Match: "answer-403", Status: 403})
@@ -127,8 +129,8 @@ func TestSpec_Attempts_429LowersTheSharedRate(t *testing.T) {
 	}
 	t.Run("shared limit halved", func(t *testing.T) {
 		t.Parallel()
-		// 20/s: one request per 50ms; after the 429, one per 100ms at most.
-		e := start(t, map[string]string{"AMPLIENCE_RATE_LIMIT": "20/s", "INGEST_CONCURRENCY": "8"}, nil)
+		// 20/s: one request (of one event) per 50ms; after the 429, one per 100ms at most.
+		e := start(t, map[string]string{"AMPLIENCE_RATE_LIMIT": "20/s", "INGEST_CONCURRENCY": "8", "AMPLIENCE_BATCH_SIZE": "1"}, nil)
 		e.Sandbox.AddFault(sandbox.Fault{Match: "first-429", Times: 1, Status: 429, RetryAfter: "1"})
 		e.Publish(servicetest.NewEvent("first-429").Msg())
 		e.WaitFor(wait, "the 429", func() bool { return e.Sandbox.Stats().TooManyRequests == 1 })

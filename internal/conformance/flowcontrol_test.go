@@ -34,9 +34,9 @@ func TestSpec_FlowControl_PullsNoMoreThanFreeSlots(t *testing.T) {
 // every INGEST_ACK_WAIT/3, so a wait longer than the ack wait causes no redelivery.
 func TestSpec_FlowControl_InProgressWhileWaiting(t *testing.T) {
 	t.Parallel()
-	// Four events at one request per second: the last waits about 3s for the shared budget,
-	// three ack waits.
-	e := start(t, map[string]string{"AMPLIENCE_RATE_LIMIT": "1/s", "INGEST_ACK_WAIT": "1s", "AMPLIENCE_TIMEOUT": "400ms"}, nil)
+	// Four events at one request (of one event) per second: the last waits about 3s for the
+	// shared budget, three ack waits.
+	e := start(t, map[string]string{"AMPLIENCE_RATE_LIMIT": "1/s", "INGEST_ACK_WAIT": "1s", "AMPLIENCE_TIMEOUT": "400ms", "AMPLIENCE_BATCH_SIZE": "1"}, nil)
 	for i := range 4 {
 		e.Publish(servicetest.NewEvent("waiting-" + itoa(i)).Msg())
 	}

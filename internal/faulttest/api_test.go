@@ -29,10 +29,11 @@ func TestServerErrorsForAWhile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			// More attempts than failures: however the failures fall on the events, none can
-			// spend its budget, so a dead letter here is a defect, not bad luck.
+			// spend its budget, so a dead letter here is a defect, not bad luck. One event per
+			// request, so that each failure is one event's (TestWholeBatchesFailing has batches).
 			r := newRig(t, rigOptions{
 				MinLatency: 5 * time.Millisecond, MaxLatency: 20 * time.Millisecond,
-				Env: map[string]string{"INGEST_MAX_ATTEMPTS": itoa(tt.fault.Times + 1), "INGEST_CONCURRENCY": "8"},
+				Env: map[string]string{"INGEST_MAX_ATTEMPTS": itoa(tt.fault.Times + 1), "INGEST_CONCURRENCY": "8", "AMPLIENCE_BATCH_SIZE": "1"},
 			})
 			r.Sandbox.AddFault(tt.fault)
 			all := r.publish(names("five", 40)...)
@@ -66,7 +67,9 @@ func TestServerErrorsForAWhile(t *testing.T) {
 // Retry-After has passed.
 func TestTooManyRequestsStorm(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, rigOptions{MinLatency: 5 * time.Millisecond, MaxLatency: 20 * time.Millisecond})
+	// One event per request, so that each 429 is one event's.
+	r := newRig(t, rigOptions{MinLatency: 5 * time.Millisecond, MaxLatency: 20 * time.Millisecond,
+		Env: map[string]string{"AMPLIENCE_BATCH_SIZE": "1"}})
 	r.Sandbox.AddFault(sandbox.Fault{Match: "storm", Status: http.StatusTooManyRequests, RetryAfter: "1", Times: 25})
 	all := r.publish(names("storm", 30)...)
 	r.waitSettled(30*time.Second, len(all), 0)
@@ -105,7 +108,8 @@ func TestHangingCallsAreCutAndNeverOverlap(t *testing.T) {
 	const ackWait, timeout = 2 * time.Second, time.Second
 	r := newRig(t, rigOptions{
 		MinLatency: 5 * time.Millisecond, MaxLatency: 20 * time.Millisecond,
-		Env: map[string]string{"INGEST_ACK_WAIT": ackWait.String(), "AMPLIENCE_TIMEOUT": timeout.String()},
+		// One event per request, so that each hang is one event's.
+		Env: map[string]string{"INGEST_ACK_WAIT": ackWait.String(), "AMPLIENCE_TIMEOUT": timeout.String(), "AMPLIENCE_BATCH_SIZE": "1"},
 	})
 	all := names("hang", 20)
 	hung := map[string]bool{}

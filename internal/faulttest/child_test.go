@@ -92,6 +92,10 @@ func (r *rig) startChild(extra map[string]string) *child {
 		"LOG_LEVEL":                     "warn",
 		"OTEL_TRACES_EXPORTER":          "none",
 	}
+	// The whole suite runs with batching off too: AMPLIENCE_BATCH_SIZE=1 go test ./...
+	if v, ok := os.LookupEnv("AMPLIENCE_BATCH_SIZE"); ok {
+		env["AMPLIENCE_BATCH_SIZE"] = v
+	}
 	maps.Copy(env, r.env)
 	maps.Copy(env, extra)
 	r.childCount++

@@ -1,6 +1,7 @@
 package faulttest_test
 
 import (
+	"maps"
 	"net/http"
 	"sync"
 	"testing"
@@ -19,7 +20,9 @@ func TestSIGKILLWhileEventsFlow(t *testing.T) {
 	r.startChild(nil)
 	r.waitResources()
 
-	all := names("kill", 150)
+	// Two seconds of events, so that every kill lands while they flow, whether they go one or
+	// many per request.
+	all := names("kill", 400)
 	// Events keep arriving while the process is killed and restarted.
 	var wg sync.WaitGroup
 	publishErr := make(chan error, 1)
@@ -84,7 +87,11 @@ func TestSIGKILLAfterCreateBeforeAnswer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, rigOptions{Subprocess: true, Env: tt.env, MinLatency: 5 * time.Millisecond, MaxLatency: 20 * time.Millisecond})
+			// One event per request: the held answer is the target's alone, so the others
+			// finish before the kill (TestSIGKILLWithBatchesInFlight holds batches).
+			env := map[string]string{"AMPLIENCE_BATCH_SIZE": "1"}
+			maps.Copy(env, tt.env)
+			r := newRig(t, rigOptions{Subprocess: true, Env: env, MinLatency: 5 * time.Millisecond, MaxLatency: 20 * time.Millisecond})
 			const target = "crash-target"
 			held := r.proxy.hold(target, 1)
 			r.startChild(nil)

@@ -7,13 +7,15 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// apiCall is one createAsset request that went through the proxy.
+// apiCall is one createAsset call (a request, or one field of a request carrying several
+// events) that went through the proxy.
 type apiCall struct {
 	Name       string
 	Start, End time.Time // End is zero while the call is in flight
@@ -42,6 +44,9 @@ type apiProxy struct {
 	rng   *rand.Rand
 	calls []*apiCall
 	holds []*holdSpec
+
+	batches         int // requests carrying more than one createAsset field
+	batchesInFlight int
 }
 
 // newAPIProxy serves a proxy over HTTP for the rest of the test; call setNext before the first
@@ -104,13 +109,13 @@ func (p *apiProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.Stop()
 		return
 	}
-	name, ok := createAssetName(body)
+	names, ok := createAssetNames(body)
 	if !ok {
 		next.ServeHTTP(w, r)
 		return
 	}
 
-	call, held := p.begin(name)
+	calls, held := p.begin(names)
 	rec := httptest.NewRecorder()
 	next.ServeHTTP(rec, r)
 	if held != nil {
@@ -119,7 +124,7 @@ func (p *apiProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done(): // the client died or gave up: the answer is lost
 		case <-p.done:
 		}
-		p.end(call, 0)
+		p.end(calls, 0)
 		return
 	}
 	status := rec.Code
@@ -131,34 +136,58 @@ func (p *apiProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
-	p.end(call, status)
+	p.end(calls, status)
 }
 
-// begin records a createAsset call for name and reports whether its answer is to be held.
-func (p *apiProxy) begin(name string) (*apiCall, *holdSpec) {
+// begin records a createAsset call for each name of one request and reports whether the
+// request's answer is to be held.
+func (p *apiProxy) begin(names []string) ([]*apiCall, *holdSpec) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := &apiCall{Name: name, Start: time.Now()}
-	p.calls = append(p.calls, c)
-	n := 0
-	for _, prev := range p.calls {
-		if prev.Name == name {
-			n++
+	var calls []*apiCall
+	var held *holdSpec
+	if len(names) > 1 {
+		p.batches++
+		p.batchesInFlight++
+	}
+	for _, name := range names {
+		c := &apiCall{Name: name, Start: time.Now()}
+		p.calls = append(p.calls, c)
+		calls = append(calls, c)
+		n := 0
+		for _, prev := range p.calls {
+			if prev.Name == name {
+				n++
+			}
+		}
+		for i, h := range p.holds {
+			if held == nil && h.name == name && h.nth == n {
+				p.holds = append(p.holds[:i:i], p.holds[i+1:]...)
+				held = h
+				break
+			}
 		}
 	}
-	for i, h := range p.holds {
-		if h.name == name && h.nth == n {
-			p.holds = append(p.holds[:i:i], p.holds[i+1:]...)
-			return c, h
-		}
-	}
-	return c, nil
+	return calls, held
 }
 
-func (p *apiProxy) end(c *apiCall, status int) {
+func (p *apiProxy) end(calls []*apiCall, status int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c.End, c.Status = time.Now(), status
+	if len(calls) > 1 {
+		p.batchesInFlight--
+	}
+	for _, c := range calls {
+		c.End, c.Status = time.Now(), status
+	}
+}
+
+// batchCounts returns how many requests carrying several createAsset fields went through the
+// proxy, and how many of them are in flight.
+func (p *apiProxy) batchCounts() (total, inFlight int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.batches, p.batchesInFlight
 }
 
 // createCalls returns how many createAsset calls reached the proxy so far.
@@ -179,19 +208,27 @@ func (p *apiProxy) callsByName() map[string][]apiCall {
 	return out
 }
 
-// createAssetName returns the input name of a GraphQL request body's createAsset mutation; ok is
-// false for any other request.
-func createAssetName(body []byte) (name string, ok bool) {
+// createAssetNames returns the input names of a GraphQL request body's createAsset fields: the
+// $input of one, or $in0, $in1... of several; ok is false for any other request.
+func createAssetNames(body []byte) (names []string, ok bool) {
+	type input struct {
+		Name string `json:"name"`
+	}
 	var req struct {
-		Query     string `json:"query"`
-		Variables struct {
-			Input struct {
-				Name string `json:"name"`
-			} `json:"input"`
-		} `json:"variables"`
+		Query     string           `json:"query"`
+		Variables map[string]input `json:"variables"`
 	}
 	if json.Unmarshal(body, &req) != nil || !strings.Contains(req.Query, "createAsset(") {
-		return "", false
+		return nil, false
 	}
-	return req.Variables.Input.Name, true
+	if in, ok := req.Variables["input"]; ok {
+		return []string{in.Name}, true
+	}
+	for i := 0; ; i++ {
+		in, ok := req.Variables["in"+strconv.Itoa(i)]
+		if !ok {
+			return names, true
+		}
+		names = append(names, in.Name)
+	}
 }

@@ -48,8 +48,10 @@ func (c *caller) MakeRequest(ctx context.Context, req *graphql.Request, resp *gr
 	if err != nil {
 		return &Error{Kind: KindRejected, Op: op.name, Message: "encoding the request", Err: err}
 	}
-	if err := c.wait(ctx, op.name); err != nil {
-		return err
+	if !budgetTaken(ctx) { // a Batcher took the slot for the request it sends
+		if err := c.wait(ctx, op.name); err != nil {
+			return err
+		}
 	}
 	if err := CheckStart(ctx); err != nil {
 		return fmt.Errorf("%s: %w", op.name, err)
@@ -124,11 +126,8 @@ func (c *caller) wait(ctx context.Context, op string) error {
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: %w", ErrNotSent, canceled(op, ctx))
-	case errors.Is(err, ErrNotSent):
-		// The limiter refused without the caller's context ending: the service is stopping.
-		return fmt.Errorf("%s waited for the request budget: %w", op, err)
 	default:
-		return &Error{Kind: KindRateLimited, Op: op, Message: "waiting for the request budget", Err: err}
+		return budgetError(op, err)
 	}
 }
 
@@ -180,7 +179,7 @@ func (c *caller) post(ctx, callCtx context.Context, op string, body []byte) (jso
 			Message: fmt.Sprintf("the answer is larger than %d bytes", maxAnswerSize)}
 	}
 
-	data, e := classifyAnswer(op, res.StatusCode, res.Header, answer, c.now())
+	data, e := classifierFrom(ctx)(op, res.StatusCode, res.Header, answer, c.now())
 	if e != nil {
 		if e.Kind == KindRateLimited && c.limiter != nil {
 			c.limiter.Report429(e.RetryAfter)

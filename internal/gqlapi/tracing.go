@@ -69,6 +69,7 @@ func (w wire) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Header.Del("traceparent")
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		r.Header.Set("traceparent", traceparent(sc))
+		noteClientSpan(ctx, sc)
 	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		if op, ok := operationFrom(ctx); ok {

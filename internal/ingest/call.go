@@ -31,7 +31,7 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 	defer cancelCall()
 	keep := p.keepClaim(callCtx, d, entry, rev, cancelCall)
 	start := p.o.Now()
-	asset, err := p.api.CreateAsset(gqlapi.WithStartCheck(callCtx, keep.startCheck(p)), toInput(d.ev.Asset))
+	asset, err := p.api.CreateAsset(gqlapi.WithStartCheck(alone(callCtx, entry), keep.startCheck(p)), toInput(d.ev.Asset))
 	p.o.Metrics.call(ctx, time.Since(start), err)
 	entry, rev, lost := keep.stop()
 	if err == nil {

@@ -43,6 +43,9 @@ type execution struct {
 	root    []fieldGroup   // the operation's root fields
 	errs    gqlerror.List
 	refusal *gqlerror.Error // set when a resolver refused the request
+
+	fieldTime   func()           // waits the time one root field of a mutation takes; nil: none
+	fieldFaults map[string]Fault // faults of single root fields, by response key
 }
 
 // fieldGroup is the fields selected under one response key.
@@ -73,12 +76,8 @@ func (e *execution) rootFieldNames() []string {
 // createAssetNames returns input.name of every createAsset root field.
 func (e *execution) createAssetNames() []string {
 	var names []string
-	for _, g := range e.root {
-		if f := g.fields[0]; f.Name == "createAsset" {
-			input, _ := f.ArgumentMap(e.vars)["input"].(map[string]any)
-			name, _ := input["name"].(string)
-			names = append(names, name)
-		}
+	for _, f := range e.createAssetFields() {
+		names = append(names, f.name)
 	}
 	return names
 }
@@ -163,6 +162,14 @@ func (e *execution) selectGroups(obj object, groups []fieldGroup, path ast.Path)
 		fieldPath := slices.Concat(path, ast.Path{ast.PathName(g.key)})
 		if f.Name == "__typename" {
 			out.add(g.key, obj.typeName())
+			continue
+		}
+		if path == nil && e.fieldTime != nil {
+			e.fieldTime()
+		}
+		if fault, ok := e.fieldFaults[g.key]; ok && path == nil {
+			e.fieldFault(obj, fault, f, fieldPath)
+			out.add(g.key, nil)
 			continue
 		}
 		v, err := obj.resolve(f.Name, f.ArgumentMap(e.vars))

@@ -146,10 +146,15 @@ func (s *faultSet) list() []Fault {
 // take returns the first fault matching a request whose createAsset names are names, spending
 // one of its Times.
 func (s *faultSet) take(names []string) (Fault, bool) {
+	return s.takeIf(func(f Fault) bool { return f.matches(names) })
+}
+
+// takeIf returns the first fault for which ok holds, spending one of its Times.
+func (s *faultSet) takeIf(ok func(Fault) bool) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if !f.matches(names) {
+		if !ok(f) {
 			continue
 		}
 		switch {

@@ -116,8 +116,18 @@ func (s *Server) answerGraphQL(r *http.Request, rec *Request) *reply {
 		return rep
 	}
 	s.stats.parsed(rec, ex.op.Name, ex.rootFieldNames(), ex.createAssetNames())
+	if rep := s.overComplexity(ex); rep != nil {
+		return rep
+	}
+	if ex.op.Operation == ast.Mutation && s.opts.FieldTime > 0 {
+		ex.fieldTime = func() { s.wait(nil, s.opts.FieldTime) }
+	}
 	run := func() *reply { return s.execute(ex) }
-	if f, ok := s.faults.take(ex.createAssetNames()); ok {
+	if names := ex.createAssetNames(); len(names) > 1 {
+		if f, ok := s.faults.take(names); ok {
+			return s.answerMembers(ctx, ex, f, run)
+		}
+	} else if f, ok := s.faults.take(names); ok {
 		return s.faultReply(ctx, f, run)
 	}
 	return run()

@@ -80,6 +80,19 @@ type Options struct {
 	TokenTTL time.Duration
 	// Latency is added to every GraphQL request before it is answered.
 	Latency time.Duration
+	// FieldTime is the time each root field of a mutation takes; a mutation's root fields run
+	// one after another, in document order, so a request of n createAsset fields takes n times
+	// as long.
+	FieldTime time.Duration
+	// ComplexityLimit is the most complexity points a request may score (one per field
+	// selected, at every depth); a request over it answers HTTP 400 COMPLEXITY_LIMIT_EXCEEDED
+	// and executes nothing. 0 means no limit. Amplience allows 10,000 points and does not
+	// publish the cost of createAsset.
+	ComplexityLimit int
+	// PartialFailureStatus is the HTTP status of an answer in which some createAsset fields of
+	// a request failed and others did not: 200 (the zero value, the GraphQL-over-HTTP norm) or
+	// 400. Amplience does not document which it sends.
+	PartialFailureStatus int
 	// RateLimit is the number of GraphQL requests one API key (a client id, or a PAT) may make
 	// within one fixed window of RateWindow; the requests above it answer 429. 0 means no limit.
 	RateLimit int
@@ -178,8 +191,11 @@ func checkOptions(o Options) error {
 			return fmt.Errorf("sandbox: PATs[%d] does not start with %q", i, patPrefix)
 		}
 	}
-	if o.TokenTTL < 0 || o.Latency < 0 || o.RateWindow < 0 || o.RateLimit < 0 {
-		return errors.New("sandbox: TokenTTL, Latency, RateLimit and RateWindow must not be negative")
+	if o.TokenTTL < 0 || o.Latency < 0 || o.RateWindow < 0 || o.RateLimit < 0 || o.FieldTime < 0 || o.ComplexityLimit < 0 {
+		return errors.New("sandbox: TokenTTL, Latency, FieldTime, RateLimit, RateWindow and ComplexityLimit must not be negative")
+	}
+	if o.PartialFailureStatus != 0 && o.PartialFailureStatus != 200 && o.PartialFailureStatus != 400 {
+		return fmt.Errorf("sandbox: PartialFailureStatus %d must be 200 or 400", o.PartialFailureStatus)
 	}
 	if o.DuplicateNames != DuplicatesAccept && o.DuplicateNames != DuplicatesReject {
 		return fmt.Errorf("sandbox: %v is not a duplicate-name mode", o.DuplicateNames)

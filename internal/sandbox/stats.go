@@ -25,6 +25,8 @@ type Stats struct {
 	TooManyRequests int `json:"tooManyRequests"` // answered 429, by the rate limit or a fault
 	RateLimited     int `json:"rateLimited"`     // of those, refused by the rate limit
 	FaultsApplied   int `json:"faultsApplied"`
+	// ComplexityRefused counts requests refused with COMPLEXITY_LIMIT_EXCEEDED.
+	ComplexityRefused int `json:"complexityRefused"`
 
 	// ByOperation counts valid requests by operation name ("" for an anonymous operation).
 	ByOperation map[string]int `json:"byOperation"`

@@ -154,6 +154,16 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("creating the Amplience client: %w", err)
 	}
 
+	// Calls waiting for the budget or for a request in flight share one request; the
+	// requests in flight are bounded so that the calls of a full replica fill them.
+	batcher, err := gqlapi.NewBatcher(api, gqlapi.BatchOptions{
+		Size: cfg.BatchSize, MaxInFlight: (cfg.Concurrency + cfg.BatchSize - 1) / cfg.BatchSize,
+		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Logger: log.With("component", "batch"),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the Amplience client: %w", err)
+	}
+
 	led := ledger.New(bound.Ledger)
 	// The probe checks every dependency whose failure pauses the replica, touching no event:
 	// a fresh token and an authenticated query (bounded by the client's own timeout per
@@ -194,7 +204,7 @@ func Run(ctx context.Context, o Options) error {
 	}); err != nil {
 		return fmt.Errorf("creating backlog metrics: %w", err)
 	}
-	pipe := ingest.New(js, led, api, pauser, ingest.Options{
+	pipe := ingest.New(js, led, batcher, pauser, ingest.Options{
 		Stream: cfg.IngestStream, Consumer: cfg.IngestDurable, Replica: o.Replica,
 		Rules:       events.Rules{AllowHTTP: cfg.AllowHTTP, DefaultRepositoryID: cfg.AssetRepositoryID, Sources: sources},
 		MaxAttempts: cfg.MaxAttempts,
@@ -211,7 +221,7 @@ func Run(ctx context.Context, o Options) error {
 
 	log.Info("service started", "version", o.Version, "replica", o.Replica, "http", ln.Addr().String(),
 		"stream", cfg.IngestStream, "consumer", cfg.IngestDurable, "concurrency", cfg.Concurrency,
-		"rate_limit", limit.String(), "trace_export", tel.TraceExport)
+		"batch_size", cfg.BatchSize, "rate_limit", limit.String(), "trace_export", tel.TraceExport)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()

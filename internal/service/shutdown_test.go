@@ -15,11 +15,11 @@ import (
 // per-minute budget that is longer than any grace period). Only calls already sent are drained.
 func TestShutdownHandsBackWhatWaitsForTheBudget(t *testing.T) {
 	t.Parallel()
-	// Two requests a minute: the probe at start takes the first slot (with no default
+	// Two requests a minute, one event per request: the probe at start takes the first slot (with no default
 	// repository it searches none), the first event is called 30s later, the others wait. The
 	// drain timeout is AckWait/2 = 10s, so a shutdown that waited for them would show.
 	a := servicetest.Start(t, servicetest.Options{Env: map[string]string{
-		"AMPLIENCE_RATE_LIMIT": "2/m", "INGEST_CONCURRENCY": "8", "INGEST_ACK_WAIT": "20s", "AMPLIENCE_ASSET_REPOSITORY_ID": "",
+		"AMPLIENCE_RATE_LIMIT": "2/m", "INGEST_CONCURRENCY": "8", "INGEST_ACK_WAIT": "20s", "AMPLIENCE_ASSET_REPOSITORY_ID": "", "AMPLIENCE_BATCH_SIZE": "1",
 	}})
 	const n = 8
 	for i := range n {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +114,10 @@ func Start(tb testing.TB, o Options) *Env {
 		"INGEST_BACKOFF_MAX":            "200ms",
 		"INGEST_ALLOW_HTTP":             "true",
 		"LOG_LEVEL":                     "debug",
+	}
+	// The whole suite runs with batching off too: AMPLIENCE_BATCH_SIZE=1 go test ./...
+	if v, ok := os.LookupEnv("AMPLIENCE_BATCH_SIZE"); ok {
+		env["AMPLIENCE_BATCH_SIZE"] = v
 	}
 	for k, v := range o.Env {
 		env[k] = v

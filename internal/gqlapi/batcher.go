@@ -1,0 +1,426 @@
+package gqlapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// BatchOptions configures a [Batcher].
+type BatchOptions struct {
+	// Size is the most createAsset fields one request carries, 1 to MaxBatchSize; 0 means 1.
+	Size int
+	// MaxInFlight bounds the requests the Batcher has in flight at once; 0 means 1.
+	MaxInFlight int
+	// TracerProvider makes each member's span; nil means the global one.
+	TracerProvider trace.TracerProvider
+	// MeterProvider records the events per request and the batch size; nil means the global
+	// one.
+	MeterProvider metric.MeterProvider
+	// Logger receives one record per request carrying more than one event; nil discards.
+	Logger *slog.Logger
+}
+
+// growAfter is the number of requests executed in a row at a lowered batch size before it
+// doubles again.
+const growAfter = 8
+
+// Batcher creates assets through a Client, sharing one request among the calls that wait at
+// the same time: for a slot of the request budget, or for one of its bounded requests in
+// flight. A lone call is sent at once, never held back to fill a batch. It is safe for
+// concurrent use and needs no closing: its goroutines end when no call waits.
+//
+// Each call keeps a span of its own (its alias and the batch size, linked to the request's
+// client span); a call marked with [Alone] gets a request of its own. A request refused before
+// execution (HTTP 400 or 403 naming no member, or COMPLEXITY_LIMIT_EXCEEDED) executed nothing:
+// its members are sent again in smaller requests, their callers none the wiser, and the batch
+// size halves; it doubles again after requests that succeed, never back to a size refused as
+// too complex.
+type Batcher struct {
+	c      *Client
+	max    int
+	slots  chan struct{} // one per request in flight
+	tracer trace.Tracer
+	log    *slog.Logger
+	size   metric.Int64Histogram
+	limit  metric.Int64Gauge
+
+	mu       sync.Mutex
+	queue    []*member
+	running  bool               // the sender goroutine runs
+	stopWait context.CancelFunc // ends the sender's wait for the budget; set while it waits
+	current  int                // the batch size now
+	refused  int                // the smallest size refused, 0 when none was
+	streak   int                // requests executed since the size last changed
+}
+
+// member is one call waiting in, or sent by, the Batcher.
+type member struct {
+	ctx   context.Context
+	alone bool // sent in a request of its own (see Alone)
+	in    CreateAssetInput
+	span  trace.Span
+	done  chan BatchResult // buffered; receives exactly one result once sent
+	sent  bool             // taken into a request (guarded by Batcher.mu)
+}
+
+// NewBatcher returns a Batcher sending through c.
+func NewBatcher(c *Client, o BatchOptions) (*Batcher, error) {
+	if o.Size < 0 || o.Size > MaxBatchSize || o.MaxInFlight < 0 {
+		return nil, fmt.Errorf("gqlapi: batch size %d must be 1 to %d and requests in flight %d not negative", o.Size, MaxBatchSize, o.MaxInFlight)
+	}
+	size, inflight := max(o.Size, 1), max(o.MaxInFlight, 1)
+	tp, mp := o.TracerProvider, o.MeterProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	meter := mp.Meter(instrumentationName)
+	hist, err := meter.Int64Histogram("amplience.client.request.events",
+		metric.WithUnit("{event}"),
+		metric.WithDescription("Events (createAsset fields) carried by each createAsset request."),
+		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 25, 50, 100))
+	if err != nil {
+		return nil, fmt.Errorf("gqlapi: creating the batch histogram: %w", err)
+	}
+	limit, err := meter.Int64Gauge("amplience.client.batch.size",
+		metric.WithUnit("{event}"),
+		metric.WithDescription("The most createAsset fields the next request may carry (lowered after refusals)."))
+	if err != nil {
+		return nil, fmt.Errorf("gqlapi: creating the batch size gauge: %w", err)
+	}
+	b := &Batcher{c: c, max: size, slots: make(chan struct{}, inflight),
+		tracer: tp.Tracer(instrumentationName), log: log, size: hist, limit: limit, current: size}
+	b.limit.Record(context.Background(), int64(size))
+	return b, nil
+}
+
+// FindByName is the Client's FindByName: searches are not batched.
+func (b *Batcher) FindByName(ctx context.Context, repositoryID, name string, createdSince time.Time) ([]Asset, error) {
+	return b.c.FindByName(ctx, repositoryID, name, createdSince)
+}
+
+// Size returns the batch size now: the configured one, or less after refusals.
+func (b *Batcher) Size() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.current
+}
+
+// CreateAsset creates one asset, in a request it may share with other waiting calls. Its
+// results are those of [Client.CreateAsset]; an error wrapping ErrNotSent means ctx ended (or
+// the budget closed) before the call was sent.
+func (b *Batcher) CreateAsset(ctx context.Context, in CreateAssetInput) (Asset, error) {
+	ctx, span := b.tracer.Start(ctx, "CreateAsset member", trace.WithSpanKind(trace.SpanKindInternal))
+	defer span.End()
+	_, alone := ctx.Value(aloneKey{}).(struct{})
+	m := &member{ctx: ctx, in: in, span: span, done: make(chan BatchResult, 1), alone: alone}
+	b.enqueue(m)
+	var r BatchResult
+	select {
+	case r = <-m.done:
+	case <-ctx.Done():
+		if b.withdraw(m) {
+			r.Err = fmt.Errorf("%w: %w", ErrNotSent, canceled("CreateAsset", ctx))
+			break
+		}
+		select {
+		case r = <-m.done:
+		default:
+			// In a request whose answer this caller no longer waits for.
+			r.Err = canceled("CreateAsset", ctx)
+		}
+	}
+	if r.Err != nil {
+		span.SetAttributes(attribute.String("error.type", KindOf(r.Err).String()))
+		span.SetStatus(codes.Error, r.Err.Error())
+	}
+	return r.Asset, r.Err
+}
+
+// enqueue adds m to the queue and starts the sender when it is not running.
+func (b *Batcher) enqueue(m *member) {
+	b.mu.Lock()
+	b.queue = append(b.queue, m)
+	b.startLocked()
+}
+
+// requeue puts the members of a request refused before execution back at the front of the
+// queue, except those whose callers stopped waiting.
+func (b *Batcher) requeue(batch []*member) {
+	b.mu.Lock()
+	var back []*member
+	for _, m := range batch {
+		if m.ctx.Err() == nil {
+			m.sent = false
+			back = append(back, m)
+		}
+	}
+	b.queue = append(back, b.queue...)
+	b.startLocked()
+}
+
+// startLocked starts the sender when it is not running, and unlocks b.mu.
+func (b *Batcher) startLocked() {
+	start := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if start {
+		go b.run()
+	}
+}
+
+// withdraw removes a member that was not sent yet; it reports whether it did.
+func (b *Batcher) withdraw(m *member) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if m.sent {
+		return false
+	}
+	for i, q := range b.queue {
+		if q == m {
+			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			break
+		}
+	}
+	if len(b.queue) == 0 && b.stopWait != nil {
+		b.stopWait() // nobody is left to use the budget slot
+	}
+	return true
+}
+
+// run is the sender: for as long as calls wait, it takes a slot for a request in flight,
+// then a slot of the request budget, then up to the batch size of the waiting calls, and
+// sends them as one request.
+func (b *Batcher) run() {
+	for {
+		b.slots <- struct{}{}
+		waitCtx, cancel := context.WithCancel(context.Background())
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			cancel()
+			<-b.slots
+			return
+		}
+		b.stopWait = cancel
+		b.mu.Unlock()
+
+		var err error
+		if l := b.c.gql.limiter; l != nil {
+			err = l.Wait(waitCtx)
+		}
+		b.mu.Lock()
+		b.stopWait = nil
+		aborted := waitCtx.Err() != nil
+		var batch []*member
+		if !aborted {
+			batch = b.take()
+		}
+		b.mu.Unlock()
+		cancel()
+		switch {
+		case len(batch) == 0:
+			<-b.slots
+		case err != nil:
+			<-b.slots
+			for _, m := range batch {
+				m.done <- BatchResult{Err: budgetError("CreateAsset", err)}
+			}
+		default:
+			go func() {
+				defer func() { <-b.slots }()
+				b.send(batch)
+			}()
+		}
+	}
+}
+
+// take removes from the queue the members of the next request and marks them sent: its first
+// member alone when that one is to be sent alone, otherwise up to the batch size of the others,
+// in order.
+func (b *Batcher) take() []*member {
+	if len(b.queue) == 0 {
+		return nil
+	}
+	var batch []*member
+	rest := b.queue[:0]
+	for _, m := range b.queue {
+		switch {
+		case len(batch) == 0 && m.alone:
+			batch = append(batch, m)
+		case len(batch) < b.current && !m.alone && (len(batch) == 0 || !batch[0].alone):
+			batch = append(batch, m)
+		default:
+			rest = append(rest, m)
+		}
+	}
+	clear(b.queue[len(rest):])
+	b.queue = rest
+	for _, m := range batch {
+		m.sent = true
+	}
+	return batch
+}
+
+type aloneKey struct{}
+
+// Alone marks ctx's CreateAsset call to be sent by a Batcher in a request of its own. The
+// caller marks the retries of an event whose earlier call failed: a request that fails as a
+// whole fails every member, and a member that causes such failures must not take the same
+// members down with it again.
+func Alone(ctx context.Context) context.Context {
+	return context.WithValue(ctx, aloneKey{}, struct{}{})
+}
+
+// send makes one request for batch, whose budget slot is taken, and hands each member its
+// result.
+func (b *Batcher) send(batch []*member) {
+	batch = b.startable(batch)
+	n := len(batch)
+	if n == 0 {
+		return
+	}
+	spans := &clientSpans{}
+	for i, m := range batch {
+		key := "createAsset"
+		if n > 1 {
+			key = alias(i)
+		}
+		m.span.SetAttributes(attribute.String("graphql.alias", key), attribute.Int("amplience.batch.size", n))
+	}
+	b.size.Record(context.Background(), int64(n))
+	// Before the results: a member's span ends once it has its result.
+	link := func() {
+		links := spans.links()
+		for _, m := range batch {
+			for _, l := range links {
+				m.span.AddLink(l)
+			}
+		}
+	}
+
+	if n == 1 {
+		m := batch[0]
+		ctx := withClientSpans(withBudgetTaken(m.ctx), spans)
+		asset, err := b.c.CreateAsset(ctx, m.in)
+		link()
+		m.done <- BatchResult{Asset: asset, Err: err}
+		return
+	}
+
+	// The request outlives any one member's context: it ends when every member's has.
+	ctx, cancel := context.WithCancel(trace.ContextWithSpan(context.Background(), batch[0].span))
+	defer cancel()
+	var left sync.WaitGroup
+	left.Add(n)
+	for _, m := range batch {
+		stop := context.AfterFunc(m.ctx, left.Done)
+		defer func() {
+			if stop() {
+				left.Done()
+			}
+		}()
+	}
+	go func() {
+		left.Wait()
+		cancel()
+	}()
+	ins := make([]CreateAssetInput, n)
+	for i, m := range batch {
+		ins[i] = m.in
+	}
+	ctx = withClientSpans(withBudgetTaken(ctx), spans)
+	results, err := b.c.createAssets(ctx, ins)
+	link()
+	if refused, ok := errors.AsType[errRefused](err); ok {
+		b.lower(n, refused)
+		b.requeue(batch)
+		return
+	}
+	if err == nil {
+		b.executed(n)
+	}
+	if b.log.Enabled(ctx, slog.LevelInfo) {
+		b.log.Info("one request carried several events", "events", n, "batch_size", b.Size())
+	}
+	for i, m := range batch {
+		if err != nil {
+			m.done <- BatchResult{Err: err}
+			continue
+		}
+		m.done <- results[i]
+	}
+}
+
+// startable hands each member whose start check refuses (see WithStartCheck) its error, so
+// that nothing is sent for it, and returns the others.
+func (b *Batcher) startable(batch []*member) []*member {
+	keep := batch[:0]
+	for _, m := range batch {
+		if err := CheckStart(m.ctx); err != nil {
+			m.done <- BatchResult{Err: fmt.Errorf("CreateAsset: %w", err)}
+			continue
+		}
+		keep = append(keep, m)
+	}
+	return keep
+}
+
+// lower halves the batch size after a request of n members was refused before execution.
+func (b *Batcher) lower(n int, cause errRefused) {
+	b.mu.Lock()
+	if cause.complexity && (b.refused == 0 || n < b.refused) {
+		b.refused = n
+	}
+	b.current = max(1, min(b.current, n/2))
+	b.streak = 0
+	size := b.current
+	b.mu.Unlock()
+	b.limit.Record(context.Background(), int64(size))
+	b.log.Warn("the API refused a request before executing it; sending its events in smaller requests",
+		"events", n, "batch_size", size, "error", cause.Error())
+}
+
+// executed counts a request of n members that the API executed, and grows the batch size back
+// after enough of them: doubling, up to the configured size but below any size refused.
+func (b *Batcher) executed(n int) {
+	b.mu.Lock()
+	if b.current >= b.max || n < b.current {
+		b.mu.Unlock()
+		return
+	}
+	b.streak++
+	if b.streak < growAfter {
+		b.mu.Unlock()
+		return
+	}
+	next := min(b.max, 2*b.current)
+	if b.refused > 0 {
+		next = min(next, b.refused-1)
+	}
+	changed := next > b.current
+	if changed {
+		b.current, b.streak = next, 0
+	}
+	b.mu.Unlock()
+	if changed {
+		b.limit.Record(context.Background(), int64(next))
+	}
+}
