@@ -476,3 +476,41 @@ func TestBatcherMemberSpans(t *testing.T) {
 		t.Errorf("aliases (-want +got):\n%s", diff)
 	}
 }
+
+// A member whose start check refuses once the budget is granted is not sent, and gets an error
+// wrapping ErrNotSent; the others share the request.
+func TestBatcherChecksEachMemberBeforeSending(t *testing.T) {
+	t.Parallel()
+	f, g, b := gatedBatcher(t, 0, 25, nil)
+	refused := errors.New("claim no longer confirmed")
+	var mu sync.Mutex
+	got := map[string]error{}
+	var wg sync.WaitGroup
+	for i, name := range []string{"a", "stale", "c"} {
+		wg.Go(func() {
+			ctx := t.Context()
+			if name == "stale" {
+				ctx = WithStartCheck(ctx, func() error { return refused })
+			}
+			in := testInput
+			in.Name = name
+			queued(t, b, i)
+			_, err := b.CreateAsset(ctx, in)
+			mu.Lock()
+			got[name] = err
+			mu.Unlock()
+		})
+	}
+	queued(t, b, 3)
+	close(g.open)
+	wg.Wait()
+	if got["a"] != nil || got["c"] != nil {
+		t.Errorf("errors of the checked members: a %v, c %v; want none", got["a"], got["c"])
+	}
+	if err := got["stale"]; !errors.Is(err, ErrNotSent) || !errors.Is(err, refused) {
+		t.Errorf("error of the refused member = %v, want one wrapping ErrNotSent and the check's error", err)
+	}
+	if diff := cmp.Diff([][]string{{"a", "c"}}, requestNames(f)); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+}
