@@ -62,20 +62,26 @@ func createRequests(e *servicetest.Env) []createRequest {
 		if !slices.Contains(r.RootFields, "createAsset") {
 			continue
 		}
-		cr := createRequest{Fields: r.RootFields, Status: r.Status, Vars: slices.Sorted(maps.Keys(r.Variables))}
-		if in, ok := r.Variables["input"].(map[string]any); ok {
-			cr.Names = []string{in["name"].(string)}
-		}
-		for i := 0; ; i++ {
-			in, ok := r.Variables["in"+strconv.Itoa(i)].(map[string]any)
-			if !ok {
-				break
-			}
-			cr.Names = append(cr.Names, in["name"].(string))
-		}
-		out = append(out, cr)
+		out = append(out, createRequest{Names: inputNames(r), Fields: r.RootFields, Status: r.Status,
+			Vars: slices.Sorted(maps.Keys(r.Variables))})
 	}
 	return out
+}
+
+// inputNames returns the names of the createAsset inputs r carries, in order: its one input,
+// or the inputs of a batch's fields.
+func inputNames(r sandbox.Request) []string {
+	var names []string
+	if in, ok := r.Variables["input"].(map[string]any); ok {
+		names = []string{in["name"].(string)}
+	}
+	for i := 0; ; i++ {
+		in, ok := r.Variables["in"+strconv.Itoa(i)].(map[string]any)
+		if !ok {
+			return names
+		}
+		names = append(names, in["name"].(string))
+	}
 }
 
 // requestOf returns the first createAsset request carrying name.
@@ -351,7 +357,7 @@ func TestSpec_Batching_WholeRequestFailures(t *testing.T) {
 					t.Errorf("a retry shared a request: %v", later.Names)
 				}
 			}
-			if searches := len(requests(e, "FindAssetsByName")); tt.reconciles != (searches > 0) {
+			if searches := len(reconciliations(e)); tt.reconciles != (searches > 0) {
 				t.Errorf("%d reconciliation searches; want some: %v", searches, tt.reconciles)
 			}
 			if n := len(e.Messages(dlqStream)); n != 0 {

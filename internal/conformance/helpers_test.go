@@ -230,6 +230,18 @@ func requests(e *servicetest.Env, op string) []sandbox.Request {
 	return out
 }
 
+// reconciliations returns the searches the sandbox received for events: every
+// FindAssetsByName but the probe's.
+func reconciliations(e *servicetest.Env) []sandbox.Request {
+	var out []sandbox.Request
+	for _, r := range requests(e, "FindAssetsByName") {
+		if !servicetest.IsProbe(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // operations returns the GraphQL operation names the sandbox received, in order.
 func operations(e *servicetest.Env) []string {
 	var out []string

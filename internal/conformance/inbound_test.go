@@ -72,7 +72,9 @@ func TestSpec_InboundEvent_BothContentModes(t *testing.T) {
 // only when the event has them; src is sent whole. http is accepted with INGEST_ALLOW_HTTP=true.
 func TestSpec_InboundEvent_DataMappedOntoCreateAssetInput(t *testing.T) {
 	t.Parallel()
-	e := start(t, nil, nil) // servicetest sets INGEST_ALLOW_HTTP=true
+	// servicetest sets INGEST_ALLOW_HTTP=true. One event per request, so that each request's
+	// variables are one event's input.
+	e := start(t, map[string]string{"AMPLIENCE_BATCH_SIZE": "1"}, nil)
 
 	defaults := servicetest.NewEvent("map-defaults")
 	defaults.Data["src"] = "https://media.example-pim.com/exports/front.jpg/?sig=secret-signature#frag"

@@ -20,19 +20,14 @@ import (
 )
 
 // callsFor returns the GraphQL operations the sandbox received about assets named name, in
-// order (CreateAsset by its input's name, FindAssetsByName by its keyword).
+// order (CreateAsset by its input's name, alone or in a batch, FindAssetsByName by its keyword).
 func callsFor(e *servicetest.Env, name string) []string {
 	var out []string
 	for _, r := range e.Sandbox.Requests() {
-		var n any
-		switch r.OperationName {
-		case "CreateAsset":
-			in, _ := r.Variables["input"].(map[string]any)
-			n = in["name"]
-		case "FindAssetsByName":
-			n = r.Variables["name"]
-		}
-		if n == name {
+		switch {
+		case slices.Contains(r.RootFields, "createAsset") && slices.Contains(inputNames(r), name):
+			out = append(out, "CreateAsset")
+		case r.OperationName == "FindAssetsByName" && r.Variables["name"] == name:
 			out = append(out, r.OperationName)
 		}
 	}
