@@ -214,9 +214,23 @@ func (tl tally) report(w io.Writer) {
 		}
 	}
 	hostile, hostileDead := map[string]int{}, map[string]int{}
+	hostileNone := 0
 	for seq, kind := range tl.hostileSeqs {
 		hostile[kind]++
 		hostileDead[kind] += len(tl.deadLetters[seq])
+		if len(tl.deadLetters[seq]) == 0 {
+			hostileNone++
+		}
+	}
+	eventsNone := 0
+	for n, seqs := range tl.eventSeqs {
+		outcomes := len(tl.assets[n])
+		for _, seq := range seqs {
+			outcomes += len(tl.deadLetters[seq])
+		}
+		if outcomes == 0 {
+			eventsNone++
+		}
 	}
 	assets, twice := 0, 0
 	for _, as := range tl.assets {
@@ -235,5 +249,6 @@ func (tl tally) report(w io.Writer) {
 	fmt.Fprintf(w, "events: %d stored (%d stored twice), %d ingested, %d dead-lettered %v\n", stored, dups, ingested, sum(dead), dead)
 	fmt.Fprintf(w, "hostile messages: %d stored %v, %d dead letters for them %v\n", sum(hostile), hostile, sum(hostileDead), hostileDead)
 	fmt.Fprintf(w, "assets: %d, %d names with more than one; createAsset calls: %d\n", assets, twice, tl.createCalls)
+	fmt.Fprintf(w, "without any outcome: %d events, %d hostile messages\n", eventsNone, hostileNone)
 	fmt.Fprintf(w, "completions: %d asset.ingested (%d events with more than one), %d asset.ingest_failed\n", completions, repeated, sum(tl.failed))
 }

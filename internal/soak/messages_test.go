@@ -35,10 +35,12 @@ const (
 )
 
 // hostileMsg builds hostile message n of kind. A huge-headers message is an invalid event whose
-// header block is about headerBytes long, in one large header and many smaller ones.
+// header block, encoded, is headerBytes long (up to 2 KiB each; JetStream stores at most 65535).
 func hostileMsg(rng *rand.Rand, kind string, n, headerBytes int) *nats.Msg {
 	id := fmt.Sprintf("hostile-%06d", n)
 	m := nats.NewMsg("assets.published.akeneo")
+	m.Header.Set(hostileHeader, kind)
+	m.Header.Set(jetstream.MsgIDHeader, id)
 	event := func(typ string, data any) []byte {
 		b, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "pim://akeneo/soak", "type": typ, "data": data})
 		return b
@@ -68,20 +70,29 @@ func hostileMsg(rng *rand.Rand, kind string, n, headerBytes int) *nats.Msg {
 		}
 	case hostileHuge:
 		m.Data = event("asset.published", map[string]any{"name": id})
-		left := headerBytes
-		big := left / 2
-		m.Header.Set("X-Soak-Big", junkText(rng, big))
-		left -= big + len("X-Soak-Big: \r\n")
-		for i := 0; left > 0; i++ {
+		left := headerBytes - headerLen(m.Header)
+		for i := 0; left > 2048+64; i++ {
 			k := fmt.Sprintf("X-Soak-Pad-%d", i)
-			v := junkText(rng, max(1, min(left-len(k)-4, 1+rng.IntN(2048))))
+			v := junkText(rng, 1+rng.IntN(2048))
 			m.Header.Set(k, v)
 			left -= len(k) + len(v) + 4
 		}
+		// One header takes the rest, so that the whole block is headerBytes long.
+		m.Header.Set("X-Soak-Last", junkText(rng, max(1, left-len("X-Soak-Last")-4)))
 	}
-	m.Header.Set(hostileHeader, kind)
-	m.Header.Set(jetstream.MsgIDHeader, id)
 	return m
+}
+
+// headerLen is the length of h encoded as NATS sends it, the "NATS/1.0" line and the blank line
+// included.
+func headerLen(h nats.Header) int {
+	n := len("NATS/1.0\r\n") + len("\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n
 }
 
 // junkText is n printable bytes.

@@ -157,15 +157,20 @@ func startSandbox(t *testing.T) (*sandbox.Server, string) {
 	return sb, hs.URL
 }
 
-// buildConsumer builds ./cmd/consumer into dir and returns its path.
-func buildConsumer(t *testing.T, dir string) string {
+// buildConsumer builds ./cmd/consumer into dir, with the race detector when race, and returns
+// its path.
+func buildConsumer(t *testing.T, dir string, race bool) string {
 	t.Helper()
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		t.Fatalf("finding the module root: %v", err)
 	}
 	bin := filepath.Join(dir, "consumer")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/consumer")
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/consumer")...)
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/consumer: %v\n%s", err, out)

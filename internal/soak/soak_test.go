@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -29,6 +30,7 @@ var (
 	seedFlag    = flag.Uint64("soak.seed", 0, "random seed; 0 picks one (it is printed)")
 	headerBytes = flag.Int("soak.header-bytes", 16<<10, "size of the header block of each huge-headers hostile message")
 	settleFor   = flag.Duration("soak.settle", 5*time.Minute, "how long to wait, after the faults stop, for the consumer to hold nothing")
+	raceFlag    = flag.Bool("soak.race", false, "build the replicas with the race detector (a race they report fails the test)")
 	logDir      = flag.String("soak.logs", "", "directory for the replicas' logs (default: a temporary one, removed after the test)")
 )
 
@@ -69,7 +71,7 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("creating the log directory: %v", err)
 	}
 	t.Logf("replica logs in %s", logs)
-	bin := buildConsumer(t, t.TempDir())
+	bin := buildConsumer(t, t.TempDir(), *raceFlag)
 	sb, sbURL := startSandbox(t)
 	cl := startCluster(t, nodes)
 	nc, js := connect(t, cl)
@@ -283,7 +285,7 @@ func TestSoak(t *testing.T) {
 	nc.Close()
 
 	var report strings.Builder
-	fmt.Fprintf(&report, "soak: seed %d, %d replicas, %d NATS nodes (streams R3), %d events over %v, header blocks of %d bytes\n", seed, replicas, nodes, *numEvents, *duration, *headerBytes)
+	fmt.Fprintf(&report, "soak: seed %d, %d replicas (race detector: %t), %d NATS nodes (streams R3), %d events over %v, header blocks of %d bytes\n", seed, replicas, *raceFlag, nodes, *numEvents, *duration, *headerBytes)
 	fmt.Fprintf(&report, "faults injected: %d in %v (%d consumer run processes started)\n", sum(injected), publishedAt.Round(time.Second), rs.runs)
 	for _, k := range kinds {
 		fmt.Fprintf(&report, "  %-40s %6d\n", k.name, injected[k.name])
@@ -299,6 +301,15 @@ func TestSoak(t *testing.T) {
 		violations = append(violations, fmt.Sprintf("the consumer still held messages %v after the faults stopped", *settleFor))
 	}
 	violations = append(violations, problems...)
+	for i := range replicas {
+		b, err := os.ReadFile(filepath.Join(logs, fmt.Sprintf("replica-%d.log", i)))
+		if err != nil {
+			t.Errorf("reading the replica log: %v", err)
+		}
+		if n := strings.Count(string(b), "WARNING: DATA RACE"); n > 0 {
+			violations = append(violations, fmt.Sprintf("replica %d reported %d data races (see %s/replica-%d.log)", i, n, logs, i))
+		}
+	}
 	if len(violations) == 0 {
 		fmt.Fprintf(&report, "outcome: every event has exactly one asset or one dead letter, no asset twice, nothing lost\n")
 	} else {
@@ -374,4 +385,3 @@ func sum(m map[string]int) int {
 	}
 	return n
 }
-
