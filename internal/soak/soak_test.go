@@ -62,7 +62,7 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak: seed %d (-soak.seed=%d repeats the choices), %d events over %v, a fault every %v on average, hostile header blocks of %d bytes",
 		seed, seed, *numEvents, *duration, *faultEvery, *headerBytes)
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
-	began := time.Now()
+	setupBegan := time.Now()
 
 	logs := *logDir
 	if logs == "" {
@@ -98,6 +98,8 @@ func TestSoak(t *testing.T) {
 		rs.start(i)
 	}
 	waitResources(t, js)
+	began := time.Now()
+	setup := began.Sub(setupBegan)
 
 	// The publisher spreads the valid events evenly over the duration.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -281,6 +283,7 @@ func TestSoak(t *testing.T) {
 			t.Errorf("%v", err)
 		}
 	}
+	stoppedAt := time.Since(began)
 	tl := readTally(t, js, sb)
 	nc.Close()
 
@@ -294,8 +297,9 @@ func TestSoak(t *testing.T) {
 		fmt.Fprintf(&report, "  (%s refused by JetStream at publish: %d)\n", k, hostileRefused[k])
 	}
 	tl.report(&report)
-	fmt.Fprintf(&report, "time: %v publishing with faults, %v to settle, %v in all\n",
-		publishedAt.Round(time.Second), (settledAt - publishedAt).Round(time.Second), time.Since(began).Round(time.Second))
+	fmt.Fprintf(&report, "time: %v to build and start, %v publishing with faults, %v to settle, %v to stop the replicas, %v to check\n",
+		setup.Round(time.Second), publishedAt.Round(time.Second), (settledAt - publishedAt).Round(time.Second),
+		(stoppedAt - settledAt).Round(time.Second), (time.Since(began) - stoppedAt).Round(time.Second))
 	violations := tl.check(*numEvents)
 	if !settled {
 		violations = append(violations, fmt.Sprintf("the consumer still held messages %v after the faults stopped", *settleFor))
