@@ -90,21 +90,18 @@ func readTally(t *testing.T, js jetstream.JetStream, sb *sandbox.Server) tally {
 	for _, n := range sb.Stats().CreateAssetCalls {
 		tl.createCalls += n
 	}
+	eventSeqs := map[uint64]bool{}
+	for _, seqs := range tl.eventSeqs {
+		for _, seq := range seqs {
+			eventSeqs[seq] = true
+		}
+	}
 	for seq := range tl.deadLetters {
-		if _, hostile := tl.hostileSeqs[seq]; !hostile && !tl.isEventSeq(seq) {
+		if _, hostile := tl.hostileSeqs[seq]; !hostile && !eventSeqs[seq] {
 			tl.dlStrays = append(tl.dlStrays, fmt.Sprintf("dead letters %v name inbound sequence %d, which holds no published message", tl.deadLetters[seq], seq))
 		}
 	}
 	return tl
-}
-
-func (tl tally) isEventSeq(seq uint64) bool {
-	for _, seqs := range tl.eventSeqs {
-		if slices.Contains(seqs, seq) {
-			return true
-		}
-	}
-	return false
 }
 
 // readAll calls each for every message of stream, in order, with its stream sequence.
@@ -127,9 +124,10 @@ func readAll(t *testing.T, js jetstream.JetStream, stream string, each func(jets
 	if err != nil {
 		t.Fatalf("reading %s: %v", stream, err)
 	}
-	var last uint64
-	for empty := 0; last < info.State.LastSeq; {
-		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+	var last, read uint64
+	for empty := 0; last < info.State.LastSeq && read < info.State.Msgs; {
+		// No more than are left, so that the last fetch need not wait for its batch to fill.
+		batch, err := c.Fetch(int(min(1000, info.State.Msgs-read)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			t.Fatalf("reading %s: %v", stream, err)
 		}
@@ -142,6 +140,7 @@ func readAll(t *testing.T, js jetstream.JetStream, stream string, each func(jets
 			last = meta.Sequence.Stream
 			each(m, last)
 			n++
+			read++
 		}
 		if n == 0 {
 			if empty++; empty == 3 {

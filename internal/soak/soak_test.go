@@ -169,7 +169,7 @@ func TestSoak(t *testing.T) {
 			restarts = append(restarts, pending{at: time.Now().Add(time.Duration(rng.Int64N(int64(2 * time.Second)))), what: "replica", do: func() { rs.start(slot) }})
 			return true
 		}},
-		{name: "NATS node restart", weight: 4, inject: func() bool {
+		{name: "NATS node restart", weight: 6, inject: func() bool {
 			if nodeDown || !cl.whole() {
 				return false
 			}
