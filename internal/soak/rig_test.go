@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,113 +23,10 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
 )
 
-// cluster is a JetStream cluster of in-process nats-servers on fixed ports and stores, so that a
-// node shut down can be started again in its place.
-type cluster struct {
-	t                   *testing.T
-	ports, clusterPorts []int
-	dirs                []string
-	routes              string
-	servers             []*server.Server // nil while a node is down
-}
-
-// startCluster starts n nodes and waits until the meta group has a leader that knows them all.
-func startCluster(t *testing.T, n int) *cluster {
-	t.Helper()
-	ports := freePorts(t, 2*n)
-	c := &cluster{t: t, ports: ports[:n], clusterPorts: ports[n:], servers: make([]*server.Server, n)}
-	var routes []string
-	for i := range n {
-		c.dirs = append(c.dirs, t.TempDir())
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", c.clusterPorts[i]))
-	}
-	c.routes = strings.Join(routes, ",")
-	for i := range n {
-		c.start(i)
-	}
-	c.waitWhole(60 * time.Second)
-	return c
-}
-
-// start starts node i (again).
-func (c *cluster) start(i int) {
-	c.t.Helper()
-	c.servers[i] = natstest.RunServer(c.t, func(o *server.Options) {
-		o.ServerName = fmt.Sprintf("soak-%d", i)
-		o.Port = c.ports[i]
-		o.StoreDir = c.dirs[i]
-		o.Cluster = server.ClusterOpts{Name: "soak", Host: "127.0.0.1", Port: c.clusterPorts[i]}
-		o.Routes = server.RoutesFromStr(c.routes)
-	})
-}
-
-// stop shuts node i down and waits until it is gone.
-func (c *cluster) stop(i int) {
-	s := c.servers[i]
-	c.servers[i] = nil
-	s.Shutdown()
-	s.WaitForShutdown()
-}
-
-// whole reports whether every node runs, a meta leader knows them all, and each is current.
-func (c *cluster) whole() bool {
-	var leader *server.Server
-	for _, s := range c.servers {
-		if s == nil {
-			return false
-		}
-		if s.JetStreamIsLeader() {
-			leader = s
-		}
-	}
-	if leader == nil || len(leader.JetStreamClusterPeers()) != len(c.servers) {
-		return false
-	}
-	for _, s := range c.servers {
-		if !s.JetStreamIsCurrent() {
-			return false
-		}
-	}
-	return true
-}
-
-func (c *cluster) waitWhole(timeout time.Duration) {
-	c.t.Helper()
-	servicetest.WaitFor(c.t, timeout, "every NATS node up and current", c.whole, nil)
-}
-
-// urls is the client URL list of every node, for NATS_URL.
-func (c *cluster) urls() string {
-	var out []string
-	for _, p := range c.ports {
-		out = append(out, fmt.Sprintf("nats://127.0.0.1:%d", p))
-	}
-	return strings.Join(out, ",")
-}
-
-// freePorts returns n distinct ports that were free a moment ago on 127.0.0.1.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("reserving a port: %v", err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	return ports
-}
-
 // connect connects to the cluster, reconnecting forever, and returns a JetStream handle.
-func connect(t *testing.T, c *cluster) (*nats.Conn, jetstream.JetStream) {
+func connect(t *testing.T, c *natstest.Cluster) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(c.urls(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	nc, err := nats.Connect(c.URLs(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatalf("connecting to the cluster: %v", err)
 	}

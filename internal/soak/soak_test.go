@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/natstest"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
 )
@@ -73,10 +74,10 @@ func TestSoak(t *testing.T) {
 	t.Logf("replica logs in %s", logs)
 	bin := buildConsumer(t, t.TempDir(), *raceFlag)
 	sb, sbURL := startSandbox(t)
-	cl := startCluster(t, nodes)
+	cl := natstest.RunCluster(t, nodes)
 	nc, js := connect(t, cl)
 	rs := &replicaSet{t: t, bin: bin, logs: logs, live: make([]*replica, replicas), env: map[string]string{
-		"NATS_URL":                      cl.urls(),
+		"NATS_URL":                      cl.URLs(),
 		"NATS_STREAM_REPLICAS":          "3",
 		"AMPLIENCE_API_URL":             sbURL + "/graphql",
 		"AMPLIENCE_AUTH_URL":            sbURL + "/oauth/token",
@@ -170,14 +171,14 @@ func TestSoak(t *testing.T) {
 			return true
 		}},
 		{name: "NATS node restart", weight: 6, inject: func() bool {
-			if nodeDown || !cl.whole() {
+			if nodeDown || !cl.Whole() {
 				return false
 			}
 			i := rng.IntN(nodes)
-			cl.stop(i)
+			cl.Stop(i)
 			nodeDown = true
 			restarts = append(restarts, pending{at: time.Now().Add(500*time.Millisecond + time.Duration(rng.Int64N(int64(4500*time.Millisecond)))), what: "node", do: func() {
-				cl.start(i)
+				cl.Start(i)
 				nodeDown = false
 			}})
 			return true
@@ -272,7 +273,7 @@ func TestSoak(t *testing.T) {
 	// Heal: no more API faults, every node and replica back.
 	sb.ClearFaults()
 	runDue(time.Now(), true)
-	cl.waitWhole(2 * time.Minute)
+	cl.WaitWhole(2 * time.Minute)
 	checkExits()
 	t.Logf("faults stopped after %v; %s", publishedAt.Round(time.Second), progress(js))
 
