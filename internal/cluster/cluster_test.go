@@ -2,12 +2,10 @@ package cluster_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,72 +21,11 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
 )
 
-// clusterName names the JetStream cluster the tests start.
-const clusterName = "ingest"
-
-// startCluster starts n nats-server instances with JetStream on random ports, each with its
-// store in tb.TempDir() and routes to all of them, and waits until the meta group has a
-// leader that knows all n peers and every server is current. The servers shut down when the
-// test ends (a server may be shut down earlier; that is harmless).
+// startCluster starts n nats-server instances with JetStream (see [natstest.RunCluster]) and
+// returns them once the cluster is whole. A server may be shut down before the test ends.
 func startCluster(tb testing.TB, n int) []*server.Server {
 	tb.Helper()
-	ports := freePorts(tb, n)
-	routes := make([]string, n)
-	for i, p := range ports {
-		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", p)
-	}
-	servers := make([]*server.Server, n)
-	for i := range n {
-		servers[i] = natstest.RunServer(tb, func(o *server.Options) {
-			o.ServerName = fmt.Sprintf("%s-%d", clusterName, i)
-			o.Cluster = server.ClusterOpts{Name: clusterName, Host: "127.0.0.1", Port: ports[i]}
-			o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
-		})
-	}
-	servicetest.WaitFor(tb, 30*time.Second, "a JetStream meta leader that knows every peer", func() bool {
-		return clusterReady(servers)
-	}, nil)
-	return servers
-}
-
-// clusterReady reports whether a meta leader exists, it knows every server as a peer, and
-// every server's meta state is current.
-func clusterReady(servers []*server.Server) bool {
-	var leader *server.Server
-	for _, s := range servers {
-		if s.JetStreamIsLeader() {
-			leader = s
-		}
-	}
-	if leader == nil || len(leader.JetStreamClusterPeers()) != len(servers) {
-		return false
-	}
-	for _, s := range servers {
-		if !s.JetStreamIsCurrent() {
-			return false
-		}
-	}
-	return true
-}
-
-// freePorts returns n distinct ports that were free a moment ago on 127.0.0.1. The cluster
-// ports must be known before any server starts, since each server's routes name all of them.
-func freePorts(tb testing.TB, n int) []int {
-	tb.Helper()
-	ports := make([]int, n)
-	var lns []net.Listener
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatalf("reserving a cluster port: %v", err)
-		}
-		lns = append(lns, ln)
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	return ports
+	return natstest.RunCluster(tb, n).Servers
 }
 
 // startSandbox serves an Amplience sandbox over HTTP; opt may change its options. It returns

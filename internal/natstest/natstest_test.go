@@ -75,3 +75,41 @@ func TestReuseKeepsAddressAndStore(t *testing.T) {
 		t.Fatalf("message 1 after the restart is %q, want \"kept\"", m.Data)
 	}
 }
+
+// A node of a cluster stopped and started again rejoins on its port with its store: the cluster
+// is whole again and a stream with three replicas still holds what was published before.
+func TestClusterNodeRestart(t *testing.T) {
+	t.Parallel()
+	c := natstest.RunCluster(t, 3)
+	_, js := natstest.Connect(t, c.Servers[0])
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3"}, Replicas: 3}); err != nil {
+		t.Fatalf("creating a stream with three replicas: %v", err)
+	}
+	if _, err := js.Publish(ctx, "r3", []byte("kept")); err != nil {
+		t.Fatalf("publishing: %v", err)
+	}
+	port := c.Servers[2].Addr().String()
+	c.Stop(2)
+	if c.Whole() {
+		t.Fatal("the cluster is whole with a node down")
+	}
+	c.Start(2)
+	c.WaitWhole(time.Minute)
+	if got := c.Servers[2].Addr().String(); got != port {
+		t.Errorf("the restarted node listens on %s, want %s", got, port)
+	}
+	_, js2 := natstest.Connect(t, c.Servers[2])
+	s, err := js2.Stream(ctx, "R3")
+	if err != nil {
+		t.Fatalf("the stream from the restarted node: %v", err)
+	}
+	m, err := s.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatalf("message 1 after the restart: %v", err)
+	}
+	if string(m.Data) != "kept" {
+		t.Errorf("message 1 after the restart holds %q, want \"kept\"", m.Data)
+	}
+}

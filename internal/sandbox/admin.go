@@ -43,6 +43,11 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, nil, map[string]any{"faults": []Fault{}})
 	})
 	mux.HandleFunc("POST /sandbox/credentials", s.serveCredentials)
+	mux.HandleFunc("POST /sandbox/tokens/expire", func(w http.ResponseWriter, _ *http.Request) {
+		n := s.ExpireTokens()
+		s.log.Info("tokens expired", "count", n)
+		writeJSON(w, http.StatusOK, nil, map[string]int{"expired": n})
+	})
 	mux.HandleFunc("POST /sandbox/reset", func(w http.ResponseWriter, _ *http.Request) {
 		s.Reset()
 		s.log.Info("sandbox reset")

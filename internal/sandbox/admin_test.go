@@ -83,6 +83,28 @@ func TestAdminCredentialsAndReset(t *testing.T) {
 	}
 }
 
+func TestAdminExpireTokens(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, sandbox.Options{})
+	tok := env.token(t)
+	if ans := env.post(t, tok, `{ __typename }`, nil); ans.Status != http.StatusOK {
+		t.Fatalf("before the tokens expire: status %d, want 200", ans.Status)
+	}
+	status, body := env.admin(t, http.MethodPost, "/sandbox/tokens/expire", "")
+	if status != http.StatusOK || string(body) != `{"expired":1}`+"\n" {
+		t.Fatalf("POST /sandbox/tokens/expire: %d %q, want 200 {\"expired\":1}", status, body)
+	}
+	if ans := env.post(t, tok, `{ __typename }`, nil); ans.Status != http.StatusUnauthorized {
+		t.Errorf("the expired token: status %d, want 401", ans.Status)
+	}
+	if ans := env.post(t, env.token(t), `{ __typename }`, nil); ans.Status != http.StatusOK {
+		t.Errorf("a token fetched after the expiry: status %d, want 200", ans.Status)
+	}
+	if _, body := env.admin(t, http.MethodPost, "/sandbox/tokens/expire", ""); string(body) != `{"expired":1}`+"\n" {
+		t.Errorf("second expiry answered %q, want only the new token expired", body)
+	}
+}
+
 func TestAdminStateAndRequests(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t, sandbox.Options{DuplicateNames: sandbox.DuplicatesReject})

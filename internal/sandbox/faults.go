@@ -116,6 +116,9 @@ func (f Fault) acts() bool {
 // AddFault adds f after the faults already set.
 func (s *Server) AddFault(f Fault) { s.faults.add(f) }
 
+// Faults returns the active faults in order; Times is what remains of each.
+func (s *Server) Faults() []Fault { return s.faults.list() }
+
 // ClearFaults removes every fault.
 func (s *Server) ClearFaults() { s.faults.clear() }
 

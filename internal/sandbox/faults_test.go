@@ -117,11 +117,18 @@ func TestFaultMatchAndTimes(t *testing.T) {
 		{name: "sku-1", wantStatus: 200},
 		{name: "sku-9-a", wantStatus: 503},
 		{name: "x-sku-9", wantStatus: 503},
+		// The first fault is spent: only the second is left.
 		{name: "sku-9-b", wantStatus: 200}, // the second fault: a GraphQL error in a 200
 		{name: "sku-9-c", wantStatus: 200},
 	}
 	var gotStatuses, wantStatuses []int
 	for _, s := range steps {
+		if s.name == "sku-9-b" {
+			want := []sandbox.Fault{{Match: "sku-9", Times: 1, GraphQLError: "second fault"}}
+			if diff := cmp.Diff(want, env.srv.Faults()); diff != "" {
+				t.Errorf("active faults after the first was spent (-want +got):\n%s", diff)
+			}
+		}
 		ans := env.post(t, tok, createMutation, map[string]any{"input": assetInput(s.name)})
 		gotStatuses = append(gotStatuses, ans.Status)
 		wantStatuses = append(wantStatuses, s.wantStatus)

@@ -211,6 +211,7 @@ func checkOptions(o Options) error {
 //	GET  /sandbox/requests     the recorded GraphQL requests (JSON)
 //	POST /sandbox/faults       add one fault (a JSON Fault); DELETE /sandbox/faults clears them
 //	POST /sandbox/credentials  {"valid": false|true}, as SetCredentialsValid
+//	POST /sandbox/tokens/expire  expire every issued token now, as ExpireTokens
 //	POST /sandbox/reset        forget assets, faults, stats and requests; credentials valid again
 //	GET  /healthz              200 while the process serves (for `consumer healthcheck` in a container)
 func (s *Server) Handler() http.Handler {
@@ -244,6 +245,11 @@ func (s *Server) Requests() []Request { return s.stats.requests() }
 // personal, answer 401, as if the credentials were revoked; true restores them (tokens issued
 // earlier work again until they expire).
 func (s *Server) SetCredentialsValid(ok bool) { s.tokens.setValid(ok) }
+
+// ExpireTokens makes every access token issued so far expire now, as if their lifetime had run
+// out early: requests bearing one answer 401 and the client must fetch a new token. It returns
+// how many live tokens it expired.
+func (s *Server) ExpireTokens() int { return s.tokens.expireAll(s.now()) }
 
 // Reset forgets assets, faults, stats, recorded requests and rate windows, and makes the
 // credentials valid again. Issued tokens stay valid, so a running client is not disturbed.

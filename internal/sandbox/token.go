@@ -48,6 +48,20 @@ func (t *tokenStore) valid() bool {
 	return !t.invalid
 }
 
+// expireAll makes every issued token expire at now; personal access tokens never expire.
+func (t *tokenStore) expireAll(now time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for tok, exp := range t.issued {
+		if now.Before(exp) {
+			t.issued[tok] = now
+			n++
+		}
+	}
+	return n
+}
+
 // issue checks the credentials and returns a new token, or ok false.
 func (t *tokenStore) issue(clientID, clientSecret string, now time.Time) (token string, ok bool) {
 	if t.clientID == "" || !equal(clientID, t.clientID) || !equal(clientSecret, t.clientSecret) {
