@@ -431,7 +431,8 @@ func logRecords(tb testing.TB, e *servicetest.Env) []logRecord {
 // is logged.
 func TestLogsCarryTheTraceAndOneLinePerOutcome(t *testing.T) {
 	t.Parallel()
-	e := servicetest.Start(t, servicetest.Options{})
+	// One event per request: a 503 fails a whole request, and only logged-flaky is to retry.
+	e := servicetest.Start(t, servicetest.Options{Env: map[string]string{"AMPLIENCE_BATCH_SIZE": "1"}})
 	e.Sandbox.AddFault(sandbox.Fault{Match: "logged-flaky", Times: 1, Status: 503})
 	e.Publish(servicetest.NewEvent("logged-ok").Msg())
 	e.Publish(servicetest.NewEvent("logged-flaky").Msg())
