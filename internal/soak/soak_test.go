@@ -128,13 +128,17 @@ func TestSoak(t *testing.T) {
 	hostileN, hostileRefused := 0, map[string]int{}
 	var problems []string // things that went wrong during the run (a replica exiting by itself)
 	// API faults match every request, probes included. A paused replica spends them only with
-	// its probes, so they are not stacked: a new one waits until at most one is left.
+	// its probes, so they are not stacked: a new one waits until at most one is left. Like an
+	// outage, each lasts a few seconds at most (it ends sooner once its requests are spent): a
+	// replica that starts, or is paused, while it lasts probes until it is over.
 	apiFault := func(f sandbox.Fault) func() bool {
 		return func() bool {
 			if len(sb.Faults()) > 1 {
 				return false
 			}
 			sb.AddFault(f)
+			restarts = append(restarts, pending{at: time.Now().Add(time.Second + time.Duration(rng.Int64N(int64(9*time.Second)))),
+				what: "API recovery", do: sb.ClearFaults})
 			return true
 		}
 	}
