@@ -253,11 +253,14 @@ func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, f
 // unreachable server is logged on stderr and ends after dlqConnectTimeout.
 // The caller closes js.Conn().
 func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr io.Writer) (jetstream.JetStream, error) {
-	url := envOr(getenv, "NATS_URL", "nats://127.0.0.1:4222")
+	o, err := natsOptions(ctx, getenv, name)
+	if err != nil {
+		return nil, err
+	}
+	url := o.URL
 	if err := broker.CheckURL(url); err != nil {
 		return nil, usageError{err.Error()}
 	}
-	o := natsOptions(getenv, url, name)
 	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cctx, cancel := context.WithTimeout(ctx, dlqConnectTimeout)
 	defer cancel()

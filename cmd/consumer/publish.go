@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sethvargo/go-envconfig"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 )
 
@@ -73,15 +76,24 @@ func cmdPublish(ctx context.Context, args []string, getenv lookupEnv, stdout, st
 	return publishEvents(ctx, js, f, body, stdout, stderr)
 }
 
-// natsOptions are the NATS connection settings of the operator's environment.
-func natsOptions(getenv lookupEnv, url, name string) broker.ConnectOptions {
-	get := func(k string) string { v, _ := getenv(k); return v }
-	return broker.ConnectOptions{
-		URL: url, Name: name, CredsFile: get("NATS_CREDS"), NKeySeedFile: get("NATS_NKEY"),
-		User: get("NATS_USER"), Password: get("NATS_PASSWORD"), Token: get("NATS_TOKEN"),
-		TLSCA: get("NATS_TLS_CA"), TLSCert: get("NATS_TLS_CERT"), TLSKey: get("NATS_TLS_KEY"),
-		ConnectTimeout: 5 * time.Second,
+// natsOptions are the NATS connection settings of the operator's environment, read through
+// the configuration as for 'run' (NATS_PASSWORD_FILE and NATS_TOKEN_FILE included); NATS_URL
+// defaults to the dev server's. Only problems with NATS_* variables are reported.
+func natsOptions(ctx context.Context, getenv lookupEnv, name string) (broker.ConnectOptions, error) {
+	cfg, err := config.Load(ctx, envconfig.LookuperFunc(getenv), nil)
+	var problems config.Problems
+	if err != nil && !errors.As(err, &problems) {
+		return broker.ConnectOptions{}, err
 	}
+	if p := problems.Concerning("NATS_"); len(p) > 0 {
+		return broker.ConnectOptions{}, p
+	}
+	o := cfg.NATSOptions(name)
+	if o.URL == "" {
+		o.URL = "nats://127.0.0.1:4222"
+	}
+	o.ConnectTimeout = 5 * time.Second
+	return o, nil
 }
 
 func publishEvents(ctx context.Context, js jetstream.JetStream, f publishFlags, body []byte, stdout, stderr io.Writer) error {

@@ -111,12 +111,9 @@ func Run(ctx context.Context, o Options) error {
 		httpWG.Wait()
 	}()
 
-	nc, err := broker.Connect(ctx, broker.ConnectOptions{
-		URL: cfg.NATSURL, Name: Name + " " + o.Replica,
-		CredsFile: cfg.NATSCreds, NKeySeedFile: cfg.NATSNKey, User: cfg.NATSUser, Password: cfg.NATSPassword,
-		Token: cfg.NATSToken, TLSCA: cfg.NATSTLSCA, TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey,
-		Logger: log.With("component", "nats"),
-	})
+	natsOpts := cfg.NATSOptions(Name + " " + o.Replica)
+	natsOpts.Logger = log.With("component", "nats")
+	nc, err := broker.Connect(ctx, natsOpts)
 	if err != nil {
 		return err // broker.Connect says what it was doing
 	}
