@@ -175,8 +175,14 @@ func readBatch(body []byte, n int) ([]BatchResult, error) {
 		return nil, &Error{Kind: KindTransient, Op: batchOp, Status: http.StatusOK, Message: "decoding the answer", Err: err}
 	}
 	own := make([][]gqlError, n)
+	created := false
+	for _, d := range a.Data {
+		created = created || (d != nil && d.ID != "")
+	}
 	for _, me := range a.Errors {
-		if code := strings.ToUpper(extString(me.Extensions, "code")); code == codeComplexity {
+		// A complexity refusal executed nothing; beside a created asset it was not a refusal
+		// of the whole request, and sending the members again would create that asset twice.
+		if code := strings.ToUpper(extString(me.Extensions, "code")); code == codeComplexity && !created {
 			e := &Error{Kind: KindRejected, Op: batchOp, Status: http.StatusBadRequest}
 			describeErrors(e, []gqlError{me.gqlError})
 			return nil, errRefused{err: e, complexity: true}
