@@ -62,8 +62,9 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 	case lost:
 		return p.handBack(context.WithoutCancel(ctx), d, "another replica took the claim over", p.o.Backoff.Base)
 	case ctx.Err() != nil:
-		// Shutting down mid-call: the call counted (it may have reached Amplience); the next
-		// delivery reconciles.
+		// Shutting down mid-call spends no attempt (SPEC "attempt"), but the call stays a call
+		// made that may have reached Amplience: the next delivery reconciles.
+		p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
 		return p.handBack(context.WithoutCancel(ctx), d, "stopping during the call", p.o.Backoff.Base)
 	}
 	telemetry.Fail(d.span, gqlapi.KindOf(err).String(), "createAsset failed", err)
@@ -188,9 +189,12 @@ func (p *Pipeline) retryLater(ctx context.Context, d *delivery, entry ledger.Ent
 func (p *Pipeline) pauseFor(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, spent bool, err, probeErr error) Outcome {
 	if errors.Is(probeErr, gqlapi.ErrNotSent) || ctx.Err() != nil {
 		// The probe was never sent, or was cut short: the replica is stopping (its request
-		// budget closed, or the drain timed out). That says nothing of the API, so neither
-		// pause nor give the attempt back, which would allow a call beyond the budget: the
-		// attempt stays counted and the next delivery reconciles and decides.
+		// budget closed, or the drain timed out). That says nothing of the API, so no pause;
+		// a redelivery caused by shutdown spends no attempt (SPEC "attempt"), and the call
+		// stays a call made, so the next delivery reconciles before it calls again.
+		if spent {
+			p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
+		}
 		return p.handBack(context.WithoutCancel(ctx), d, "stopping before the probe was sent", p.o.Backoff.Base)
 	}
 	if spent {

@@ -27,7 +27,10 @@ type claimKeeper struct {
 // keepClaim starts refreshing the claim (entry at revision rev) until stop is called.
 func (p *Pipeline) keepClaim(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, lost func()) *claimKeeper {
 	k := &claimKeeper{done: make(chan struct{}), entry: entry, rev: rev}
-	every := max(p.o.AckWait/3, 10*time.Millisecond)
+	// Every third of the ack wait, and often enough that a confirmed heartbeat always leaves
+	// more than the call timeout of the claim's life: a call may start at any moment (see
+	// startCheck), also when the timeout is close to its limit of two thirds of the ack wait.
+	every := max(min(p.o.AckWait/3, (p.o.AckWait-p.o.CallTimeout)/2), 10*time.Millisecond)
 	k.wg.Go(func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
