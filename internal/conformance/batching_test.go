@@ -421,3 +421,42 @@ func TestSpec_Batching_BudgetCountsRequests(t *testing.T) {
 	}
 	oneAssetEach(t, e, names)
 }
+
+// SPEC "Batching": reconciliation searches of several events may share a request the same
+// way. Several events whose answers were lost are redelivered together: their searches share
+// requests, and each finds its one asset.
+func TestSpec_Batching_ReconciliationSearchesShareRequests(t *testing.T) {
+	t.Parallel()
+	names := eventNames("lost", 6)
+	var faults []sandbox.Fault
+	for _, n := range names {
+		faults = append(faults, sandbox.Fault{Match: n, CreateThenFail: true, Times: 1})
+	}
+	e := backlog(t, nil, nil, faults, names...)
+	got := settle(t, e, names)
+	for _, n := range names {
+		if got[n] != (outcome{Attempts: 1}) {
+			t.Errorf("%s: %+v, want ingested after 1 attempt (reconciled)", n, got[n])
+		}
+	}
+	searches := reconciliations(e)
+	shared := 0
+	for _, r := range searches {
+		if r.OperationName == "FindAssetsByNames" {
+			shared++
+			if r.Status != http.StatusOK || len(r.RootFields) < 2 || slices.ContainsFunc(r.RootFields, func(f string) bool { return f != "assetSearch" }) {
+				t.Errorf("a shared search request answered %d with root fields %v", r.Status, r.RootFields)
+			}
+		}
+	}
+	if shared == 0 || len(searches) >= len(names) {
+		t.Errorf("%d search requests (%d shared) for %d events to reconcile, want fewer requests than events", len(searches), shared, len(names))
+	}
+	if n := len(createRequests(e)); n > 2 {
+		t.Errorf("%d createAsset requests, want the lost ones not sent again", n)
+	}
+	if n := len(e.Messages(dlqStream)); n != 0 {
+		t.Errorf("%d dead letters, want none", n)
+	}
+	oneAssetEach(t, e, names)
+}

@@ -230,12 +230,12 @@ func requests(e *servicetest.Env, op string) []sandbox.Request {
 	return out
 }
 
-// reconciliations returns the searches the sandbox received for events: every
-// FindAssetsByName but the probe's.
+// reconciliations returns the search requests the sandbox received for events: every
+// FindAssetsByName but the probe's, and every FindAssetsByNames (first pages of several).
 func reconciliations(e *servicetest.Env) []sandbox.Request {
 	var out []sandbox.Request
-	for _, r := range requests(e, "FindAssetsByName") {
-		if !servicetest.IsProbe(r) {
+	for _, r := range e.Sandbox.Requests() {
+		if r.OperationName == "FindAssetsByNames" || r.OperationName == "FindAssetsByName" && !servicetest.IsProbe(r) {
 			out = append(out, r)
 		}
 	}

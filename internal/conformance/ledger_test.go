@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -20,15 +21,17 @@ import (
 )
 
 // callsFor returns the GraphQL operations the sandbox received about assets named name, in
-// order (CreateAsset by its input's name, alone or in a batch, FindAssetsByName by its keyword).
+// order (CreateAsset by its input's name, alone or in a batch; FindAssetsByName by its keyword,
+// alone or among the first pages of a FindAssetsByNames).
 func callsFor(e *servicetest.Env, name string) []string {
 	var out []string
 	for _, r := range e.Sandbox.Requests() {
 		switch {
 		case slices.Contains(r.RootFields, "createAsset") && slices.Contains(inputNames(r), name):
 			out = append(out, "CreateAsset")
-		case r.OperationName == "FindAssetsByName" && r.Variables["name"] == name:
-			out = append(out, r.OperationName)
+		case r.OperationName == "FindAssetsByName" && r.Variables["name"] == name,
+			r.OperationName == "FindAssetsByNames" && slices.Contains(slices.Collect(maps.Values(r.Variables)), any(name)):
+			out = append(out, "FindAssetsByName")
 		}
 	}
 	return out

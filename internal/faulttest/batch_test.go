@@ -52,12 +52,12 @@ func TestSIGKILLWithBatchesInFlight(t *testing.T) {
 	r.stopChild()
 	r.check(r.tally(), all, nil)
 	stats := r.Sandbox.Stats()
-	if stats.ByOperation["FindAssetsByName"] == 0 {
+	if stats.ByRootField["assetSearch"] == 0 {
 		t.Errorf("no reconciliation after %d kills with batches in flight", kills)
 	}
 	total, _ := r.proxy.batchCounts()
 	t.Logf("%d kills; %d requests carrying several events; %d createAsset fields, %d reconciliation searches",
-		kills, total, stats.ByRootField["createAsset"], stats.ByOperation["FindAssetsByName"])
+		kills, total, stats.ByRootField["createAsset"], stats.ByRootField["assetSearch"])
 }
 
 // Requests carrying several events that fail as a whole (500s, hangs cut by AMPLIENCE_TIMEOUT)

@@ -63,10 +63,10 @@ func TestSIGKILLWhileEventsFlow(t *testing.T) {
 	// A kill that interrupted an event between its claim and its completion makes the next
 	// delivery reconcile; none at all would mean the kills missed every call.
 	stats := r.Sandbox.Stats()
-	if stats.ByOperation["FindAssetsByName"] == 0 {
+	if stats.ByRootField["assetSearch"] == 0 {
 		t.Errorf("no reconciliation after %d kills: no kill interrupted a claimed event", kills)
 	}
-	t.Logf("%d kills; %d createAsset calls, %d reconciliation searches", kills, stats.ByRootField["createAsset"], stats.ByOperation["FindAssetsByName"])
+	t.Logf("%d kills; %d createAsset calls, %d reconciliation searches", kills, stats.ByRootField["createAsset"], stats.ByRootField["assetSearch"])
 }
 
 // A crash after Amplience created the asset and before the answer arrived: the restarted

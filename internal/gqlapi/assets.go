@@ -76,10 +76,25 @@ var ErrSearchTooBroad = errors.New("the search matches too many assets to be rea
 // advance is KindTransient. An empty repositoryID or name is KindRejected, with no request
 // sent.
 func (c *Client) FindByName(ctx context.Context, repositoryID, name string, createdSince time.Time) ([]Asset, error) {
-	const op = "FindAssetsByName"
-	if repositoryID == "" || name == "" {
-		return nil, &Error{Kind: KindRejected, Op: op, Message: "the repository id and the name must not be empty"}
+	if err := checkSearch(repositoryID, name); err != nil {
+		return nil, err
 	}
+	return c.findByName(ctx, repositoryID, name, createdSince, nil)
+}
+
+// checkSearch refuses a search for an empty repository id or name.
+func checkSearch(repositoryID, name string) error {
+	if repositoryID == "" || name == "" {
+		return &Error{Kind: KindRejected, Op: "FindAssetsByName", Message: "the repository id and the name must not be empty"}
+	}
+	return nil
+}
+
+// findByName is FindByName, starting from first when it is not nil: the search's first page,
+// read already.
+func (c *Client) findByName(ctx context.Context, repositoryID, name string, createdSince time.Time,
+	first *FindAssetsByNameAssetSearchAssetConnection) ([]Asset, error) {
+	const op = "FindAssetsByName"
 	var found []Asset
 	seen := make(map[string]bool)
 	cursor := ""
@@ -92,11 +107,14 @@ func (c *Client) FindByName(ctx context.Context, repositoryID, name string, crea
 				Message: fmt.Sprintf("more than %d assets whose names contain the name were created since the first attempt; "+
 					"whether one of them is the event's cannot be told", maxSearchPages*100)}
 		}
-		resp, err := FindAssetsByName(ctx, c.gql, repositoryID, name, cursor)
-		if err != nil {
-			return nil, err
+		conn := first
+		if page > 0 || conn == nil {
+			resp, err := FindAssetsByName(ctx, c.gql, repositoryID, name, cursor)
+			if err != nil {
+				return nil, err
+			}
+			conn = &resp.AssetSearch
 		}
-		conn := resp.AssetSearch
 		reachedSince := false
 		for _, edge := range conn.Edges {
 			a := toAsset(edge.Node.AssetFields)

@@ -152,20 +152,61 @@ func (c *Client) createAssets(ctx context.Context, ins []CreateAssetInput) ([]Ba
 	for i, in := range ins {
 		vars["in"+strconv.Itoa(i)] = in
 	}
+	body, err := c.sendBatch(ctx, batchOp, createAssetsDocument(n), vars, n)
+	if err != nil {
+		return nil, err
+	}
+	return readBatch(body, n)
+}
+
+// sendBatch sends one request of n members and returns its answer for the caller to read
+// member by member, or the failure of the whole request: an error wrapping errRefused when it
+// was refused before execution.
+func (c *Client) sendBatch(ctx context.Context, op, doc string, vars map[string]any, n int) (json.RawMessage, error) {
 	var body json.RawMessage
 	ctx = withClassifier(ctx, batchClassifier(n))
-	err := c.gql.MakeRequest(ctx, &graphql.Request{OpName: batchOp, Query: createAssetsDocument(n), Variables: vars},
-		&graphql.Response{Data: &body})
+	err := c.gql.MakeRequest(ctx, &graphql.Request{OpName: op, Query: doc, Variables: vars}, &graphql.Response{Data: &body})
 	if err != nil {
 		var e *Error
-		if errors.As(err, &e) && e.Op == batchOp && (e.Kind == KindRejected || e.Kind == KindPermission) {
+		if errors.As(err, &e) && e.Op == op && (e.Kind == KindRejected || e.Kind == KindPermission) {
 			return nil, errRefused{err: e, complexity: slices.ContainsFunc(e.Codes, func(c string) bool {
 				return strings.EqualFold(c, codeComplexity)
 			})}
 		}
 		return nil, err
 	}
-	return readBatch(body, n)
+	return body, nil
+}
+
+// memberErrors sorts the errors of a batch answer of n members by the member their path
+// names; an error naming none is left out. A COMPLEXITY_LIMIT_EXCEEDED among them means
+// nothing was executed, unless executed says a member was: it returns an errRefused.
+func memberErrors(op string, errs []memberError, n int, executed bool) ([][]gqlError, error) {
+	own := make([][]gqlError, n)
+	for _, me := range errs {
+		// A complexity refusal executed nothing; beside a created asset it was not a refusal
+		// of the whole request, and sending the members again would create that asset twice.
+		if code := strings.ToUpper(extString(me.Extensions, "code")); code == codeComplexity && !executed {
+			e := &Error{Kind: KindRejected, Op: op, Status: http.StatusBadRequest}
+			describeErrors(e, []gqlError{me.gqlError})
+			return nil, errRefused{err: e, complexity: true}
+		}
+		if i := me.member(n); i >= 0 {
+			own[i] = append(own[i], me.gqlError)
+		}
+	}
+	return own, nil
+}
+
+// memberFailure returns the error of a member whose field answered no value: its own errors,
+// classified as for a single call of op, or KindTransient when it has none.
+func memberFailure(op string, own []gqlError, missing string) error {
+	if len(own) > 0 {
+		e := &Error{Op: op, Kind: kindOfErrors(own)}
+		describeErrors(e, own)
+		return e
+	}
+	return &Error{Kind: KindTransient, Op: op, Message: missing}
 }
 
 // readBatch reads a batch answer member by member; see createAssets.
@@ -174,22 +215,13 @@ func readBatch(body []byte, n int) ([]BatchResult, error) {
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, &Error{Kind: KindTransient, Op: batchOp, Status: http.StatusOK, Message: "decoding the answer", Err: err}
 	}
-	own := make([][]gqlError, n)
 	created := false
 	for _, d := range a.Data {
 		created = created || (d != nil && d.ID != "")
 	}
-	for _, me := range a.Errors {
-		// A complexity refusal executed nothing; beside a created asset it was not a refusal
-		// of the whole request, and sending the members again would create that asset twice.
-		if code := strings.ToUpper(extString(me.Extensions, "code")); code == codeComplexity && !created {
-			e := &Error{Kind: KindRejected, Op: batchOp, Status: http.StatusBadRequest}
-			describeErrors(e, []gqlError{me.gqlError})
-			return nil, errRefused{err: e, complexity: true}
-		}
-		if i := me.member(n); i >= 0 {
-			own[i] = append(own[i], me.gqlError)
-		}
+	own, err := memberErrors(batchOp, a.Errors, n, created)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]BatchResult, n)
 	for i := range n {
@@ -197,14 +229,8 @@ func readBatch(body []byte, n int) ([]BatchResult, error) {
 			out[i].Asset = Asset{ID: d.ID}
 			continue
 		}
-		if len(own[i]) > 0 {
-			e := &Error{Op: "CreateAsset", Kind: kindOfErrors(own[i])}
-			describeErrors(e, own[i])
-			out[i].Err = e
-			continue
-		}
-		out[i].Err = &Error{Kind: KindTransient, Op: "CreateAsset",
-			Message: "the answer has neither an id nor an error for this asset; it may have been created"}
+		out[i].Err = memberFailure("CreateAsset", own[i],
+			"the answer has neither an id nor an error for this asset; it may have been created")
 	}
 	return out, nil
 }

@@ -36,8 +36,10 @@ const growAfter = 8
 
 // Batcher creates assets through a Client, sharing one request among the calls that wait at
 // the same time: for a slot of the request budget, or for one of its bounded requests in
-// flight. A lone call is sent at once, never held back to fill a batch. It is safe for
-// concurrent use and needs no closing: its goroutines end when no call waits.
+// flight. The first pages of searches (FindByName) share requests the same way; a request
+// carries creates or searches, never both. A lone call is sent at once, never held back to
+// fill a batch. It is safe for concurrent use and needs no closing: its goroutines end when no
+// call waits.
 //
 // Each call keeps a span of its own (its alias and the batch size, linked to the request's
 // client span); a call marked with [Alone] gets a request of its own. A request refused before
@@ -63,15 +65,33 @@ type Batcher struct {
 	streak   int                // requests executed since the size last changed
 }
 
-// member is one call waiting in, or sent by, the Batcher.
+// member is one call waiting in, or sent by, the Batcher: a createAsset, or the first page of
+// a search. A request carries members of one kind only.
 type member struct {
-	ctx   context.Context
-	alone bool // sent in a request of its own (see Alone)
-	in    CreateAssetInput
-	span  trace.Span
-	done  chan BatchResult // buffered; receives exactly one result once sent
-	sent  bool             // taken into a request (guarded by Batcher.mu)
+	ctx    context.Context
+	alone  bool // sent in a request of its own (see Alone)
+	in     CreateAssetInput
+	search *searchArgs // a search's, when not nil
+	span   trace.Span
+	done   chan memberResult // buffered; receives exactly one result once sent
+	sent   bool              // taken into a request (guarded by Batcher.mu)
 }
+
+// op names the member's operation in its errors.
+func (m *member) op() string {
+	if m.search != nil {
+		return "FindAssetsByName"
+	}
+	return "CreateAsset"
+}
+
+// memberResult is a member's outcome: a created asset, or a search's first page.
+type memberResult struct {
+	BatchResult
+	page *FindAssetsByNameAssetSearchAssetConnection
+}
+
+func failed(err error) memberResult { return memberResult{BatchResult: BatchResult{Err: err}} }
 
 // NewBatcher returns a Batcher sending through c.
 func NewBatcher(c *Client, o BatchOptions) (*Batcher, error) {
@@ -110,9 +130,17 @@ func NewBatcher(c *Client, o BatchOptions) (*Batcher, error) {
 	return b, nil
 }
 
-// FindByName is the Client's FindByName: searches are not batched.
+// FindByName is the Client's FindByName, reading the search's first page in a request it may
+// share with other waiting searches; later pages take requests of their own.
 func (b *Batcher) FindByName(ctx context.Context, repositoryID, name string, createdSince time.Time) ([]Asset, error) {
-	return b.c.FindByName(ctx, repositoryID, name, createdSince)
+	if err := checkSearch(repositoryID, name); err != nil {
+		return nil, err
+	}
+	r := b.call(ctx, "FindAssetsByName member", &member{search: &searchArgs{repositoryID: repositoryID, name: name}})
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	return b.c.findByName(ctx, repositoryID, name, createdSince, r.page)
 }
 
 // Size returns the batch size now: the configured one, or less after refusals.
@@ -126,31 +154,37 @@ func (b *Batcher) Size() int {
 // results are those of [Client.CreateAsset]; an error wrapping ErrNotSent means ctx ended (or
 // the budget closed) before the call was sent.
 func (b *Batcher) CreateAsset(ctx context.Context, in CreateAssetInput) (Asset, error) {
-	ctx, span := b.tracer.Start(ctx, "CreateAsset member", trace.WithSpanKind(trace.SpanKindInternal))
+	r := b.call(ctx, "CreateAsset member", &member{in: in})
+	return r.Asset, r.Err
+}
+
+// call queues m under a span of its own, named spanName, and returns its result.
+func (b *Batcher) call(ctx context.Context, spanName string, m *member) memberResult {
+	ctx, span := b.tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindInternal))
 	defer span.End()
-	_, alone := ctx.Value(aloneKey{}).(struct{})
-	m := &member{ctx: ctx, in: in, span: span, done: make(chan BatchResult, 1), alone: alone}
+	_, m.alone = ctx.Value(aloneKey{}).(struct{})
+	m.ctx, m.span, m.done = ctx, span, make(chan memberResult, 1)
 	b.enqueue(m)
-	var r BatchResult
+	var r memberResult
 	select {
 	case r = <-m.done:
 	case <-ctx.Done():
 		if b.withdraw(m) {
-			r.Err = fmt.Errorf("%w: %w", ErrNotSent, canceled("CreateAsset", ctx))
+			r = failed(fmt.Errorf("%w: %w", ErrNotSent, canceled(m.op(), ctx)))
 			break
 		}
 		select {
 		case r = <-m.done:
 		default:
 			// In a request whose answer this caller no longer waits for.
-			r.Err = canceled("CreateAsset", ctx)
+			r = failed(canceled(m.op(), ctx))
 		}
 	}
 	if r.Err != nil {
 		span.SetAttributes(attribute.String("error.type", KindOf(r.Err).String()))
 		span.SetStatus(codes.Error, r.Err.Error())
 	}
-	return r.Asset, r.Err
+	return r
 }
 
 // enqueue adds m to the queue and starts the sender when it is not running.
@@ -241,7 +275,7 @@ func (b *Batcher) run() {
 		case err != nil:
 			<-b.slots
 			for _, m := range batch {
-				m.done <- BatchResult{Err: budgetError("CreateAsset", err)}
+				m.done <- failed(budgetError(m.op(), err))
 			}
 		default:
 			go func() {
@@ -253,8 +287,8 @@ func (b *Batcher) run() {
 }
 
 // take removes from the queue the members of the next request and marks them sent: its first
-// member alone when that one is to be sent alone, otherwise up to the batch size of the others,
-// in order.
+// member alone when that one is to be sent alone, otherwise up to the batch size of the others
+// of the first one's kind (creates or searches), in order.
 func (b *Batcher) take() []*member {
 	if len(b.queue) == 0 {
 		return nil
@@ -265,7 +299,8 @@ func (b *Batcher) take() []*member {
 		switch {
 		case len(batch) == 0 && m.alone:
 			batch = append(batch, m)
-		case len(batch) < b.current && !m.alone && (len(batch) == 0 || !batch[0].alone):
+		case len(batch) < b.current && !m.alone &&
+			(len(batch) == 0 || !batch[0].alone && (m.search == nil) == (batch[0].search == nil)):
 			batch = append(batch, m)
 		default:
 			rest = append(rest, m)
@@ -300,12 +335,17 @@ func (b *Batcher) send(batch []*member) {
 	spans := &clientSpans{}
 	for i, m := range batch {
 		key := "createAsset"
+		if m.search != nil {
+			key = "assetSearch"
+		}
 		if n > 1 {
 			key = alias(i)
 		}
 		m.span.SetAttributes(attribute.String("graphql.alias", key), attribute.Int("amplience.batch.size", n))
 	}
-	b.size.Record(context.Background(), int64(n))
+	if batch[0].search == nil {
+		b.size.Record(context.Background(), int64(n))
+	}
 	// Before the results: a member's span ends once it has its result.
 	link := func() {
 		links := spans.links()
@@ -318,10 +358,9 @@ func (b *Batcher) send(batch []*member) {
 
 	if n == 1 {
 		m := batch[0]
-		ctx := withClientSpans(withBudgetTaken(m.ctx), spans)
-		asset, err := b.c.CreateAsset(ctx, m.in)
+		r := b.one(withClientSpans(withBudgetTaken(m.ctx), spans), m)
 		link()
-		m.done <- BatchResult{Asset: asset, Err: err}
+		m.done <- r
 		return
 	}
 
@@ -342,12 +381,8 @@ func (b *Batcher) send(batch []*member) {
 		left.Wait()
 		cancel()
 	}()
-	ins := make([]CreateAssetInput, n)
-	for i, m := range batch {
-		ins[i] = m.in
-	}
 	ctx = withClientSpans(withBudgetTaken(ctx), spans)
-	results, err := b.c.createAssets(ctx, ins)
+	results, err := b.many(ctx, batch)
 	link()
 	if refused, ok := errors.AsType[errRefused](err); ok {
 		b.lower(n, refused)
@@ -362,11 +397,50 @@ func (b *Batcher) send(batch []*member) {
 	}
 	for i, m := range batch {
 		if err != nil {
-			m.done <- BatchResult{Err: err}
+			m.done <- failed(err)
 			continue
 		}
 		m.done <- results[i]
 	}
+}
+
+// one sends the request of a lone member.
+func (b *Batcher) one(ctx context.Context, m *member) memberResult {
+	if m.search != nil {
+		resp, err := FindAssetsByName(ctx, b.c.gql, m.search.repositoryID, m.search.name, "")
+		if err != nil {
+			return failed(err)
+		}
+		return memberResult{page: &resp.AssetSearch}
+	}
+	asset, err := b.c.CreateAsset(ctx, m.in)
+	return memberResult{BatchResult: BatchResult{Asset: asset, Err: err}}
+}
+
+// many sends one request for the members of batch, all of one kind, and returns their results
+// in order, or the failure of the whole request.
+func (b *Batcher) many(ctx context.Context, batch []*member) ([]memberResult, error) {
+	out := make([]memberResult, len(batch))
+	if batch[0].search != nil {
+		searches := make([]searchArgs, len(batch))
+		for i, m := range batch {
+			searches[i] = *m.search
+		}
+		pages, err := b.c.firstPages(ctx, searches)
+		for i, p := range pages {
+			out[i] = memberResult{BatchResult: BatchResult{Err: p.err}, page: p.page}
+		}
+		return out, err
+	}
+	ins := make([]CreateAssetInput, len(batch))
+	for i, m := range batch {
+		ins[i] = m.in
+	}
+	results, err := b.c.createAssets(ctx, ins)
+	for i, r := range results {
+		out[i].BatchResult = r
+	}
+	return out, err
 }
 
 // startable hands each member whose start check refuses (see WithStartCheck) its error, so
@@ -375,7 +449,7 @@ func (b *Batcher) startable(batch []*member) []*member {
 	keep := batch[:0]
 	for _, m := range batch {
 		if err := CheckStart(m.ctx); err != nil {
-			m.done <- BatchResult{Err: fmt.Errorf("CreateAsset: %w", err)}
+			m.done <- failed(fmt.Errorf("%s: %w", m.op(), err))
 			continue
 		}
 		keep = append(keep, m)

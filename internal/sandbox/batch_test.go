@@ -182,3 +182,44 @@ func TestRateLimitCountsRequestsNotFields(t *testing.T) {
 		t.Errorf("%d assets, want 4", n)
 	}
 }
+
+// Several aliased assetSearch fields in one query are each resolved, and the request counts
+// once against the rate limit.
+func TestBatchSearchesAreOneRequest(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, sandbox.Options{RateLimit: 3, RateWindow: time.Minute})
+	tok := env.token(t)
+	ids := []string{env.create(t, tok, "a-1"), env.create(t, tok, "b-2")}
+	var defs, fields []string
+	vars := map[string]any{}
+	for i, n := range []string{"a-1", "b-2", "none"} {
+		defs = append(defs, fmt.Sprintf("$repo%d: ID!, $name%d: String!", i, i))
+		fields = append(fields, fmt.Sprintf("m%d: assetSearch(keyword: $name%d, first: 100, filters: {assetRepositoryId: [$repo%d]}, sort: {createdDate: DESC}) "+
+			"{ pageInfo { hasNextPage } edges { node { id name } } }", i, i, i))
+		vars[fmt.Sprint("repo", i)], vars[fmt.Sprint("name", i)] = testRepo, n
+	}
+	ans := env.post(t, tok, "query FindAssetsByNames("+strings.Join(defs, ", ")+") { "+strings.Join(fields, " ")+" }", vars)
+	if ans.Status != http.StatusOK || len(ans.Errors) > 0 {
+		t.Fatalf("status %d, errors %+v", ans.Status, ans.Errors)
+	}
+	var data map[string]struct {
+		Edges []struct{ Node struct{ ID string } }
+	}
+	decodeData(t, ans, &data)
+	got := map[string][]string{}
+	for key, conn := range data {
+		got[key] = []string{}
+		for _, e := range conn.Edges {
+			got[key] = append(got[key], e.Node.ID)
+		}
+	}
+	if diff := cmp.Diff(map[string][]string{"m0": {ids[0]}, "m1": {ids[1]}, "m2": {}}, got); diff != "" {
+		t.Errorf("found (-want +got):\n%s", diff)
+	}
+	if st := env.srv.Stats(); st.MaxPerWindow != 3 || st.RateLimited != 0 {
+		t.Errorf("%d requests in the window, %d rate limited; want 3 (two creates and one search), none limited", st.MaxPerWindow, st.RateLimited)
+	}
+	if limited := env.post(t, tok, `{ __typename }`, nil); limited.Status != http.StatusTooManyRequests {
+		t.Errorf("the fourth request answered %d, want 429", limited.Status)
+	}
+}
