@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -34,23 +35,23 @@ var documents sync.Map // int -> string
 // createAsset fields m0..m<n-1>, each with its own input variable $in0..$in<n-1>. GraphQL runs
 // the root fields of a mutation one after another, in document order.
 func createAssetsDocument(n int) string {
-	if d, ok := documents.Load(n); ok {
+	return batchDocument(&documents, n, "mutation "+batchOp,
+		func(i string) string { return "$in" + i + ": CreateAssetInput!" },
+		func(i string) string { return "createAsset(input: $in" + i + ") { id }" })
+}
+
+// batchDocument returns, from cache when built before, the document of operation head (its
+// kind and name) carrying n members: for each member i, the variables vars(i) declare and the
+// root field field(i), under the alias of member i.
+func batchDocument(cache *sync.Map, n int, head string, vars, field func(i string) string) string {
+	if d, ok := cache.Load(n); ok {
 		return d.(string)
 	}
-	var b strings.Builder
-	b.WriteString("mutation " + batchOp + "(")
+	defs, fields := make([]string, n), make([]string, n)
 	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$in" + strconv.Itoa(i) + ": CreateAssetInput!")
+		defs[i], fields[i] = vars(strconv.Itoa(i)), alias(i)+": "+field(strconv.Itoa(i))
 	}
-	b.WriteString(") {")
-	for i := range n {
-		b.WriteString(" " + alias(i) + ": createAsset(input: $in" + strconv.Itoa(i) + ") { id }")
-	}
-	b.WriteString(" }")
-	d, _ := documents.LoadOrStore(n, b.String())
+	d, _ := cache.LoadOrStore(n, head+"("+strings.Join(defs, ", ")+") { "+strings.Join(fields, " ")+" }")
 	return d.(string)
 }
 
@@ -178,24 +179,38 @@ func (c *Client) sendBatch(ctx context.Context, op, doc string, vars map[string]
 	return body, nil
 }
 
-// memberErrors sorts the errors of a batch answer of n members by the member their path
-// names; an error naming none is left out. A COMPLEXITY_LIMIT_EXCEEDED among them means
-// nothing was executed, unless executed says a member was: it returns an errRefused.
-func memberErrors(op string, errs []memberError, n int, executed bool) ([][]gqlError, error) {
+// readMembers decodes the answer of a request of n members: each member's field (nil when
+// absent or null) and its own errors, those whose path names it. A COMPLEXITY_LIMIT_EXCEEDED
+// among the errors, with no member's field answered, means nothing was executed: it returns an
+// errRefused.
+func readMembers[T any](op string, body []byte, n int) ([]*T, [][]gqlError, error) {
+	var a struct {
+		Data   map[string]*T `json:"data"`
+		Errors []memberError `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, nil, &Error{Kind: KindTransient, Op: op, Status: http.StatusOK, Message: "decoding the answer", Err: err}
+	}
+	executed := slices.ContainsFunc(slices.Collect(maps.Values(a.Data)), func(d *T) bool { return d != nil })
 	own := make([][]gqlError, n)
-	for _, me := range errs {
-		// A complexity refusal executed nothing; beside a created asset it was not a refusal
-		// of the whole request, and sending the members again would create that asset twice.
+	for _, me := range a.Errors {
+		// A complexity refusal executed nothing; beside an answered field (a created asset) it
+		// was not a refusal of the whole request, and sending the members again would create
+		// that asset twice.
 		if code := strings.ToUpper(extString(me.Extensions, "code")); code == codeComplexity && !executed {
 			e := &Error{Kind: KindRejected, Op: op, Status: http.StatusBadRequest}
 			describeErrors(e, []gqlError{me.gqlError})
-			return nil, errRefused{err: e, complexity: true}
+			return nil, nil, errRefused{err: e, complexity: true}
 		}
 		if i := me.member(n); i >= 0 {
 			own[i] = append(own[i], me.gqlError)
 		}
 	}
-	return own, nil
+	fields := make([]*T, n)
+	for i := range n {
+		fields[i] = a.Data[alias(i)]
+	}
+	return fields, own, nil
 }
 
 // memberFailure returns the error of a member whose field answered no value: its own errors,
@@ -211,21 +226,13 @@ func memberFailure(op string, own []gqlError, missing string) error {
 
 // readBatch reads a batch answer member by member; see createAssets.
 func readBatch(body []byte, n int) ([]BatchResult, error) {
-	var a batchAnswer
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, &Error{Kind: KindTransient, Op: batchOp, Status: http.StatusOK, Message: "decoding the answer", Err: err}
-	}
-	created := false
-	for _, d := range a.Data {
-		created = created || (d != nil && d.ID != "")
-	}
-	own, err := memberErrors(batchOp, a.Errors, n, created)
+	fields, own, err := readMembers[struct{ ID string }](batchOp, body, n)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]BatchResult, n)
-	for i := range n {
-		if d := a.Data[alias(i)]; d != nil && d.ID != "" {
+	for i, d := range fields {
+		if d != nil && d.ID != "" {
 			out[i].Asset = Asset{ID: d.ID}
 			continue
 		}

@@ -130,18 +130,7 @@ func TestCreateAssetsOutcomes(t *testing.T) {
 			lim := &fakeLimiter{}
 			c := newTestClient(t, f, func(o *Options) { o.Limiter = lim })
 			got, err := c.createAssets(t.Context(), []CreateAssetInput{testInput, testInput, testInput})
-			switch {
-			case tt.wantErr == "refused":
-				if _, ok := errors.AsType[errRefused](err); !ok {
-					t.Fatalf("error %v, want a refusal before execution", err)
-				}
-			case tt.wantErr != "":
-				if err == nil || KindOf(err).String() != tt.wantErr {
-					t.Fatalf("error %v, want a %s failure of the whole request", err, tt.wantErr)
-				}
-			case err != nil:
-				t.Fatalf("createAssets: %v", err)
-			default:
+			if wantMembers(t, tt.wantErr, err) {
 				if diff := cmp.Diff(tt.want, outcomes(got)); diff != "" {
 					t.Errorf("member outcomes (-want +got):\n%s", diff)
 				}
@@ -155,6 +144,28 @@ func TestCreateAssetsOutcomes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wantMembers checks the error of a batch request against wantErr: "refused" (refused before
+// execution), a kind (a failure of the whole request) or "" (none). It reports whether the
+// members' outcomes are left to check.
+func wantMembers(t *testing.T, wantErr string, err error) bool {
+	t.Helper()
+	switch {
+	case wantErr == "refused":
+		if _, ok := errors.AsType[errRefused](err); !ok {
+			t.Fatalf("error %v, want a refusal before execution", err)
+		}
+	case wantErr != "":
+		if err == nil || KindOf(err).String() != wantErr {
+			t.Fatalf("error %v, want a %s failure of the whole request", err, wantErr)
+		}
+	case err != nil:
+		t.Fatalf("the request failed: %v", err)
+	default:
+		return true
+	}
+	return false
 }
 
 func TestCreateAssetsUnauthorizedRefreshesOnce(t *testing.T) {

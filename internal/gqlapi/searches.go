@@ -2,10 +2,7 @@ package gqlapi
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -19,26 +16,12 @@ var searchDocuments sync.Map // int -> string
 // aliased assetSearch fields m0..m<n-1>, each with its own variables $repo<i> and $name<i>, and
 // the arguments and selection of FindAssetsByName.
 func searchesDocument(n int) string {
-	if d, ok := searchDocuments.Load(n); ok {
-		return d.(string)
-	}
-	var b strings.Builder
-	b.WriteString("query " + searchOp + "(")
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$repo" + strconv.Itoa(i) + ": ID!, $name" + strconv.Itoa(i) + ": String!")
-	}
-	b.WriteString(") {")
-	for i := range n {
-		b.WriteString(" " + alias(i) + ": assetSearch(keyword: $name" + strconv.Itoa(i) +
-			", first: 100, filters: {assetRepositoryId: [$repo" + strconv.Itoa(i) + "]}, sort: {createdDate: DESC})" +
-			" { pageInfo { hasNextPage endCursor } edges { node { id assetId name assetRepositoryId createdDate } } }")
-	}
-	b.WriteString(" }")
-	d, _ := searchDocuments.LoadOrStore(n, b.String())
-	return d.(string)
+	return batchDocument(&searchDocuments, n, "query "+searchOp,
+		func(i string) string { return "$repo" + i + ": ID!, $name" + i + ": String!" },
+		func(i string) string {
+			return "assetSearch(keyword: $name" + i + ", first: 100, filters: {assetRepositoryId: [$repo" + i + "]}, " +
+				"sort: {createdDate: DESC}) { pageInfo { hasNextPage endCursor } edges { node { id assetId name assetRepositoryId createdDate } } }"
+		})
 }
 
 // firstPage is the first page of one search, or its error.
@@ -65,20 +48,13 @@ func (c *Client) firstPages(ctx context.Context, searches []searchArgs) ([]first
 	if err != nil {
 		return nil, err
 	}
-	var a struct {
-		Data   map[string]*FindAssetsByNameAssetSearchAssetConnection `json:"data"`
-		Errors []memberError                                          `json:"errors"`
-	}
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, &Error{Kind: KindTransient, Op: searchOp, Status: http.StatusOK, Message: "decoding the answer", Err: err}
-	}
-	own, err := memberErrors(searchOp, a.Errors, n, false)
+	pages, own, err := readMembers[FindAssetsByNameAssetSearchAssetConnection](searchOp, body, n)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]firstPage, n)
-	for i := range n {
-		if p := a.Data[alias(i)]; p != nil && len(own[i]) == 0 {
+	for i, p := range pages {
+		if p != nil && len(own[i]) == 0 {
 			out[i].page = p
 			continue
 		}

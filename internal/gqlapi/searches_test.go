@@ -1,7 +1,6 @@
 package gqlapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -279,18 +278,7 @@ func TestFirstPagesOutcomes(t *testing.T) {
 			f.setAPI(answer(tt.status, tt.body))
 			c := newTestClient(t, f, nil)
 			got, err := c.firstPages(t.Context(), []searchArgs{{"UmVwbzox", "a"}, {"UmVwbzox", "b"}, {"UmVwbzox", "c"}})
-			switch {
-			case tt.wantErr == "refused":
-				if _, ok := errors.AsType[errRefused](err); !ok {
-					t.Fatalf("error %v, want a refusal before execution", err)
-				}
-			case tt.wantErr != "":
-				if err == nil || KindOf(err).String() != tt.wantErr {
-					t.Fatalf("error %v, want a %s failure of the whole request", err, tt.wantErr)
-				}
-			case err != nil:
-				t.Fatalf("firstPages: %v", err)
-			default:
+			if wantMembers(t, tt.wantErr, err) {
 				outs := make([]memberOutcome, len(got))
 				for i, p := range got {
 					if p.page != nil {
