@@ -23,19 +23,32 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer"
 )
 
-func TestCreateAssetsDocumentIsValid(t *testing.T) {
-	t.Parallel()
+// testSchema is schema.graphql, parsed.
+func testSchema(tb testing.TB) *ast.Schema {
+	tb.Helper()
 	s, err := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphql", Input: schema.GraphQL})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return s
+}
+
+// validOperation validates doc against s with the default rules and returns its operation.
+func validOperation(tb testing.TB, s *ast.Schema, doc string) *ast.OperationDefinition {
+	tb.Helper()
+	q, errs := gqlparser.LoadQueryWithRules(s, doc, rules.NewDefaultRules())
+	if len(errs) > 0 {
+		tb.Fatalf("the document does not validate: %v\n%s", errs, doc)
+	}
+	return q.Operations[0]
+}
+
+func TestCreateAssetsDocumentIsValid(t *testing.T) {
+	t.Parallel()
+	s := testSchema(t)
 	for _, n := range []int{1, 2, 25, MaxBatchSize} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			doc, errs := gqlparser.LoadQueryWithRules(s, createAssetsDocument(n), rules.NewDefaultRules())
-			if len(errs) > 0 {
-				t.Fatalf("the document of %d members does not validate: %v", n, errs)
-			}
-			op := doc.Operations[0]
+			op := validOperation(t, s, createAssetsDocument(n))
 			if op.Operation != ast.Mutation || op.Name != batchOp || len(op.SelectionSet) != n || len(op.VariableDefinitions) != n {
 				t.Fatalf("operation %s %q with %d fields and %d variables", op.Operation, op.Name, len(op.SelectionSet), len(op.VariableDefinitions))
 			}

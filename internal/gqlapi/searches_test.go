@@ -9,12 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator"
-	"github.com/vektah/gqlparser/v2/validator/rules"
-
-	"github.com/amplience-ingest/asset-ingest-consumer"
 )
 
 // selected lists the fields a selection set selects, at every depth, as dotted paths, with
@@ -37,22 +33,11 @@ func selected(set ast.SelectionSet, prefix string) []string {
 
 func TestSearchesDocumentIsValid(t *testing.T) {
 	t.Parallel()
-	s, err := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphql", Input: schema.GraphQL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	single, errs := gqlparser.LoadQueryWithRules(s, FindAssetsByName_Operation, rules.NewDefaultRules())
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	one := single.Operations[0].SelectionSet[0].(*ast.Field)
+	s := testSchema(t)
+	one := validOperation(t, s, FindAssetsByName_Operation).SelectionSet[0].(*ast.Field)
 	for _, n := range []int{1, 2, 25, MaxBatchSize} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			doc, errs := gqlparser.LoadQueryWithRules(s, searchesDocument(n), rules.NewDefaultRules())
-			if len(errs) > 0 {
-				t.Fatalf("the document of %d members does not validate: %v", n, errs)
-			}
-			op := doc.Operations[0]
+			op := validOperation(t, s, searchesDocument(n))
 			if op.Operation != ast.Query || op.Name != searchOp || len(op.SelectionSet) != n || len(op.VariableDefinitions) != 2*n {
 				t.Fatalf("operation %s %q with %d fields and %d variables", op.Operation, op.Name, len(op.SelectionSet), len(op.VariableDefinitions))
 			}
