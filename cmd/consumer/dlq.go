@@ -16,6 +16,7 @@ import (
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/dlq"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // dlqConnectTimeout bounds the wait for NATS: an operator's command reports
@@ -267,7 +268,7 @@ func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr 
 	nc, err := broker.Connect(cctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("NATS at %s (NATS_URL) is unreachable or refused the connection (waited up to %s): %w",
-			broker.RedactURL(url), dlqConnectTimeout, err)
+			redact.URLList(url), dlqConnectTimeout, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

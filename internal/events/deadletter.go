@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // MaxErrorBytes bounds Ingest-Error and the error of asset.ingest_failed.
@@ -88,7 +90,7 @@ func DeadLetterHeader(orig nats.Header, d DeadLetter) nats.Header {
 	set := func(k, v string) { out.Set(k, OneLine(v, 0)) }
 	set(HeaderMsgID, d.Stream+":"+strconv.FormatUint(d.Sequence, 10))
 	set(HeaderErrorClass, d.Class)
-	set(HeaderError, OneLine(RedactText(d.Err), MaxErrorBytes))
+	set(HeaderError, OneLine(redact.Text(d.Err), MaxErrorBytes))
 	set(HeaderAttempts, strconv.Itoa(d.Attempts))
 	set(HeaderOriginalSubject, d.Subject)
 	set(HeaderOriginalStream, d.Stream)
