@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/backoff"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
@@ -162,11 +162,7 @@ func closedErr(nc *nats.Conn) error {
 // the server list from 1): exponential from reconnectBase up to reconnectMax,
 // the upper half of it randomised so replicas do not reconnect in step.
 func reconnectDelay(attempts int) time.Duration {
-	d := reconnectMax
-	if attempts < 16 {
-		d = min(reconnectBase<<max(attempts-1, 0), reconnectMax)
-	}
-	return d/2 + rand.N(d/2+1)
+	return backoff.Policy{Base: reconnectBase, Max: reconnectMax}.Equal(attempts)
 }
 
 func errString(err error) string {
