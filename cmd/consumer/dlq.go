@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -288,7 +287,7 @@ type selectionFlags struct {
 
 func (f *selectionFlags) add(fs *flag.FlagSet) {
 	fs.BoolVar(&f.all, "all", false, "every dead letter present when the command starts")
-	fs.StringVar(&f.class, "class", "", "error class: "+strings.Join(dlq.Classes, ", "))
+	fs.StringVar(&f.class, "class", "", "error class: "+dlq.ClassNames())
 	fs.StringVar(&f.subject, "subject", "", "original (or dead-letter) subject; wildcards * and > allowed")
 	fs.StringVar(&f.since, "since", "", "failed at or after: RFC 3339 time, or a duration ago (24h, 7d)")
 	fs.StringVar(&f.until, "until", "", "failed at or before: RFC 3339 time, or a duration ago (24h, 7d)")

@@ -77,7 +77,7 @@ type Failed struct {
 	EventSource string
 	Name        string
 	Src         string // written without user-info, query or fragment
-	ErrorClass  string
+	ErrorClass  Class
 	Error       string // written redacted, one line, at most MaxErrorBytes
 	Attempts    int
 	DLQSequence uint64
@@ -136,7 +136,7 @@ type failedData struct {
 	EventSource string `json:"eventSource"`
 	Name        string `json:"name"`
 	Src         string `json:"src"`
-	ErrorClass  string `json:"errorClass"`
+	ErrorClass  Class  `json:"errorClass"`
 	Error       string `json:"error"`
 	Attempts    int    `json:"attempts"`
 	DLQSequence uint64 `json:"dlqSequence"`

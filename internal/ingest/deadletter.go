@@ -19,7 +19,7 @@ import (
 
 // failure is a permanent decision about an event: its class and the error behind it.
 type failure struct {
-	class string
+	class events.Class
 	err   error
 }
 
@@ -44,7 +44,7 @@ func (p *Pipeline) deadLetter(ctx context.Context, d *delivery, ref *ledgerRef, 
 	entry := ref.entry
 	dl.Attempts = entry.Calls
 	entry.State, entry.Owner = ledger.StateDead, ""
-	entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = dl.Class, dl.Err, dl.FailedAt, 0
+	entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = string(dl.Class), dl.Err, dl.FailedAt, 0
 	rev, err := p.ledger.Update(ctx, d.ev.Key, entry, ref.rev)
 	if errors.Is(err, ledger.ErrConflict) {
 		// The entry changed since it was read: the next delivery reads it again.
@@ -83,7 +83,7 @@ func (p *Pipeline) deadLetterUnkeyed(ctx context.Context, d *delivery, dl events
 // terminate. A dead letter whose sequence the entry records is never published again.
 func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery, ref ledgerRef) Outcome {
 	entry := ref.entry
-	dl := p.deadLetterOf(d, entry.Class, entry.Error, entry.FailedAt)
+	dl := p.deadLetterOf(d, events.Class(entry.Class), entry.Error, entry.FailedAt)
 	dl.Attempts = entry.Calls
 	if entry.DLQSequence != 0 {
 		return p.finishDeadLetter(ctx, d, dl, entry.DLQSequence)
@@ -104,7 +104,7 @@ func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery, ref ledgerRef)
 	return p.finishDeadLetter(ctx, d, dl, seq)
 }
 
-func (p *Pipeline) deadLetterOf(d *delivery, class, msg string, failedAt time.Time) events.DeadLetter {
+func (p *Pipeline) deadLetterOf(d *delivery, class events.Class, msg string, failedAt time.Time) events.DeadLetter {
 	return events.DeadLetter{
 		Stream: d.stream, Sequence: d.seq, Subject: d.subject,
 		PublishedAt: d.published, FailedAt: failedAt,
@@ -210,14 +210,14 @@ func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.
 	if _, err := p.publish(ctx, events.FailedSubject(token), events.CompletionHeader(), body, failed.ID()); err != nil {
 		return p.systemic(ctx, d, "publishing asset.ingest_failed", err)
 	}
-	if err := d.settle.TermWithReason(dl.Class); err != nil {
+	if err := d.settle.TermWithReason(string(dl.Class)); err != nil {
 		p.o.Logger.WarnContext(ctx, "terminate failed; a redelivery repeats the dead letter as a duplicate", p.logAttrs(d, "error", err)...)
 	}
-	d.span.SetStatus(codes.Error, dl.Class)
-	d.span.SetAttributes(attribute.String("error.type", dl.Class), attribute.String("ingest.error_class", dl.Class), attribute.Int64("ingest.dlq_sequence", int64(seq)))
-	p.o.Metrics.deadLettered(ctx, dl.Class)
+	d.span.SetStatus(codes.Error, string(dl.Class))
+	d.span.SetAttributes(attribute.String("error.type", string(dl.Class)), attribute.String("ingest.error_class", string(dl.Class)), attribute.Int64("ingest.dlq_sequence", int64(seq)))
+	p.o.Metrics.deadLettered(ctx, string(dl.Class))
 	p.o.Logger.WarnContext(ctx, "event dead-lettered", p.logAttrs(d,
-		"outcome", OutcomeDeadLettered, "class", dl.Class, "error", dl.Err, "attempts", dl.Attempts, "dlq_sequence", seq,
+		"outcome", OutcomeDeadLettered, "class", string(dl.Class), "error", dl.Err, "attempts", dl.Attempts, "dlq_sequence", seq,
 		"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
 	return OutcomeDeadLettered
 }
