@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // Check lists what keeps the configuration from running the service. needNATSURL is false for
@@ -154,10 +155,10 @@ func checkURL(add func(string, ...any), name, raw string, allowHTTP bool) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		add("%s %q is not an http(s) URL", name, redactUserinfo(raw))
+		add("%s %q is not an http(s) URL", name, shownURL(raw))
 	case u.Scheme == "http" && !allowHTTP && !loopback(u.Hostname()):
 		add("%s %q is plain http to a host that is not loopback: the client secret and tokens would cross the network unencrypted; use https, or set AMPLIENCE_ALLOW_HTTP=true for a test setup such as the sandbox",
-			name, redactUserinfo(raw))
+			name, shownURL(raw))
 	}
 }
 
@@ -176,11 +177,11 @@ func positive(add func(string, ...any), name string, d time.Duration) {
 	}
 }
 
-func redactUserinfo(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable)"
+// shownURL is raw as a problem may quote it: without user-info, query string or fragment, or
+// "(unparsable)".
+func shownURL(raw string) string {
+	if shown := redact.URL(raw); shown != "" || raw == "" {
+		return shown
 	}
-	u.User = nil
-	return u.String()
+	return "(unparsable)"
 }

@@ -12,12 +12,13 @@ import (
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
 )
 
 // failure is a permanent decision about an event: its class and the error behind it.
 type failure struct {
-	class string
+	class events.Class
 	err   error
 }
 
@@ -28,13 +29,13 @@ type failure struct {
 // instead. A redelivery finding either record publishes no second dead letter. A failure of
 // any write pauses the replica and hands the message back: it is never dropped.
 func (p *Pipeline) deadLetter(ctx context.Context, d *delivery, f failure) verdict {
-	dl := p.deadLetterOf(d, f.class, events.OneLine(events.RedactText(f.err.Error()), 1024), p.o.Now().UTC())
+	dl := p.deadLetterOf(d, f.class, events.OneLine(redact.Text(f.err.Error()), 1024), p.o.Now().UTC())
 	if d.rev == 0 {
 		return p.deadLetterUnkeyed(ctx, d, dl)
 	}
 	entry := d.entry
 	entry.State, entry.Owner = ledger.StateDead, ""
-	entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = dl.Class, dl.Err, dl.FailedAt, 0
+	entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = string(dl.Class), dl.Err, dl.FailedAt, 0
 	rev, err := p.ledger.Update(ctx, d.ev.Key, entry, d.rev)
 	if errors.Is(err, ledger.ErrConflict) {
 		// The entry changed since it was read: the next delivery reads it again.
@@ -75,7 +76,7 @@ func (p *Pipeline) deadLetterUnkeyed(ctx context.Context, d *delivery, dl events
 // published again.
 func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery) verdict {
 	entry := d.entry
-	dl := p.deadLetterOf(d, entry.Class, entry.Error, entry.FailedAt)
+	dl := p.deadLetterOf(d, events.Class(entry.Class), entry.Error, entry.FailedAt)
 	if entry.DLQSequence != 0 {
 		return p.finishDeadLetter(ctx, d, dl, entry.DLQSequence)
 	}
@@ -97,7 +98,7 @@ func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery) verdict {
 }
 
 // deadLetterOf is the dead letter of the delivery; it counts the calls its entry made.
-func (p *Pipeline) deadLetterOf(d *delivery, class, msg string, failedAt time.Time) events.DeadLetter {
+func (p *Pipeline) deadLetterOf(d *delivery, class events.Class, msg string, failedAt time.Time) events.DeadLetter {
 	return events.DeadLetter{
 		Stream: d.stream, Sequence: d.seq, Subject: d.subject,
 		PublishedAt: d.published, FailedAt: failedAt,

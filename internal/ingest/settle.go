@@ -33,10 +33,10 @@ type verdict struct {
 	// level is the log level of a hand-back (info when zero).
 	level slog.Level
 
-	assetID     string // ingested
-	attempts    int    // retry: attempts charged; ingested, dead-lettered: calls made
-	class       string // dead-lettered
-	dlqSequence uint64 // dead-lettered
+	assetID     string       // ingested
+	attempts    int          // retry: attempts charged; ingested, dead-lettered: calls made
+	class       events.Class // dead-lettered
+	dlqSequence uint64       // dead-lettered
 }
 
 // handBack returns the message for later without deciding anything about the event. The delay
@@ -103,7 +103,7 @@ func (p *Pipeline) settle(ctx context.Context, d *delivery, v verdict) Outcome {
 	case OutcomeHandedBack:
 		p.handedBack(ctx, d, v, elapsed)
 	case OutcomeDeadLettered:
-		class := v.class
+		class := string(v.class)
 		if err := d.msg.TermWithReason(class); err != nil {
 			log.WarnContext(ctx, "terminate failed; a redelivery repeats the dead letter as a duplicate", p.logAttrs(d, "error", err)...)
 		}
