@@ -52,11 +52,42 @@ func ObserveBacklog(meter metric.Meter, b Backlog) error {
 	if b.MaxAge <= 0 {
 		b.MaxAge = 10 * time.Second
 	}
+	g, err := newBacklogGauges(meter)
+	if err != nil {
+		return err
+	}
+	read := cachedBacklog(b)
+	_, err = meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		if b.Paused != nil {
+			p, _ := b.Paused()
+			o.ObserveInt64(g.paused, boolInt(p))
+		}
+		r := read(ctx)
+		if !r.ok {
+			return nil
+		}
+		o.ObserveInt64(g.pending, r.pending)
+		o.ObserveInt64(g.ackPending, r.ackPending)
+		o.ObserveFloat64(g.oldest, r.oldestAge)
+		if len(r.dlqBySource) == 0 {
+			o.ObserveInt64(g.dlqDepth, r.dlqDepth)
+		}
+		for src, n := range r.dlqBySource {
+			o.ObserveInt64(g.dlqDepth, n, metric.WithAttributes(attribute.String("source", src)))
+		}
+		o.ObserveFloat64(g.dlqAge, r.oldestDeadAge)
+		return nil
+	}, g.pending, g.ackPending, g.oldest, g.dlqDepth, g.dlqAge, g.paused)
+	return err
+}
+
+// cachedBacklog returns a reader of the backlog that reuses a reading for b.MaxAge. Every
+// source of dead letters seen keeps its series, at 0 once its dead letters are gone.
+func cachedBacklog(b Backlog) func(context.Context) backlogReading {
 	var mu sync.Mutex
 	var last backlogReading
-	// Every source seen keeps its series, at 0 once its dead letters are gone.
 	seen := map[string]bool{}
-	read := func(ctx context.Context) backlogReading {
+	return func(ctx context.Context) backlogReading {
 		mu.Lock()
 		defer mu.Unlock()
 		if time.Since(last.at) < b.MaxAge {
@@ -77,61 +108,40 @@ func ObserveBacklog(meter metric.Meter, b Backlog) error {
 		}
 		return last
 	}
+}
 
-	pending, err := meter.Int64ObservableGauge("ingest.consumer.pending", metric.WithUnit("{event}"),
-		metric.WithDescription("Events in the inbound stream not yet delivered to the consumer."))
-	if err != nil {
-		return err
+// backlogGauges are the instruments ObserveBacklog reports on.
+type backlogGauges struct {
+	pending, ackPending, dlqDepth, paused metric.Int64ObservableGauge
+	oldest, dlqAge                        metric.Float64ObservableGauge
+}
+
+func newBacklogGauges(meter metric.Meter) (g backlogGauges, err error) {
+	if g.pending, err = meter.Int64ObservableGauge("ingest.consumer.pending", metric.WithUnit("{event}"),
+		metric.WithDescription("Events in the inbound stream not yet delivered to the consumer.")); err != nil {
+		return g, err
 	}
-	ackPending, err := meter.Int64ObservableGauge("ingest.consumer.ack_pending", metric.WithUnit("{event}"),
-		metric.WithDescription("Events delivered and not yet acked (in flight or waiting for a retry)."))
-	if err != nil {
-		return err
+	if g.ackPending, err = meter.Int64ObservableGauge("ingest.consumer.ack_pending", metric.WithUnit("{event}"),
+		metric.WithDescription("Events delivered and not yet acked (in flight or waiting for a retry).")); err != nil {
+		return g, err
 	}
-	oldest, err := meter.Float64ObservableGauge("ingest.oldest_unprocessed.age", metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest event the consumer has not finished; it must stay well below the inbound stream's maximum age."))
-	if err != nil {
-		return err
+	if g.oldest, err = meter.Float64ObservableGauge("ingest.oldest_unprocessed.age", metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest event the consumer has not finished; it must stay well below the inbound stream's maximum age.")); err != nil {
+		return g, err
 	}
-	dlqDepth, err := meter.Int64ObservableGauge("ingest.dead_letters.depth", metric.WithUnit("{event}"),
-		metric.WithDescription("Dead letters in the dead-letter stream, by source (the last token of their subject)."))
-	if err != nil {
-		return err
+	if g.dlqDepth, err = meter.Int64ObservableGauge("ingest.dead_letters.depth", metric.WithUnit("{event}"),
+		metric.WithDescription("Dead letters in the dead-letter stream, by source (the last token of their subject).")); err != nil {
+		return g, err
 	}
-	dlqAge, err := meter.Float64ObservableGauge("ingest.dead_letters.oldest.age", metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest dead letter."))
-	if err != nil {
-		return err
+	if g.dlqAge, err = meter.Float64ObservableGauge("ingest.dead_letters.oldest.age", metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest dead letter.")); err != nil {
+		return g, err
 	}
 	// No unit: the Prometheus exporter turns unit "1" into a _ratio suffix, and a 0/1 state
 	// is not a ratio.
-	paused, err := meter.Int64ObservableGauge("ingest.paused",
+	g.paused, err = meter.Int64ObservableGauge("ingest.paused",
 		metric.WithDescription("1 while this replica is paused (the reason is on /readyz and in the logs)."))
-	if err != nil {
-		return err
-	}
-	_, err = meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		if b.Paused != nil {
-			p, _ := b.Paused()
-			o.ObserveInt64(paused, boolInt(p))
-		}
-		r := read(ctx)
-		if !r.ok {
-			return nil
-		}
-		o.ObserveInt64(pending, r.pending)
-		o.ObserveInt64(ackPending, r.ackPending)
-		o.ObserveFloat64(oldest, r.oldestAge)
-		if len(r.dlqBySource) == 0 {
-			o.ObserveInt64(dlqDepth, r.dlqDepth)
-		}
-		for src, n := range r.dlqBySource {
-			o.ObserveInt64(dlqDepth, n, metric.WithAttributes(attribute.String("source", src)))
-		}
-		o.ObserveFloat64(dlqAge, r.oldestDeadAge)
-		return nil
-	}, pending, ackPending, oldest, dlqDepth, dlqAge, paused)
-	return err
+	return g, err
 }
 
 func readBacklog(ctx context.Context, b Backlog) backlogReading {

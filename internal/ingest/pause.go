@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/backoff"
 )
 
 // Probe checks the systems the service depends on without touching any event: a token fetch
@@ -227,7 +229,9 @@ func (p *Pauser) Run(ctx context.Context) error {
 			return nil
 		case <-p.wake:
 		}
-		gap := p.o.MinProbeGap
+		gaps := backoff.Policy{Base: p.o.MinProbeGap, Max: p.o.MaxProbeGap}
+		failed := 0
+		gap := gaps.Step(1)
 		for {
 			if paused, _ := p.State(); !paused {
 				break
@@ -250,7 +254,8 @@ func (p *Pauser) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				gap = min(2*gap, p.o.MaxProbeGap)
+				failed++
+				gap = gaps.Step(failed + 1)
 				p.o.Logger.Warn("probe failed; staying paused", "error", err.Error(), "next_probe_in", gap.String())
 				p.unverified(err)
 				continue
