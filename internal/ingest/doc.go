@@ -17,7 +17,13 @@
 //
 // Nothing is acked or terminated before what it depends on is durable, and a failure to write
 // the ledger, the results or the dead letters pauses the replica (see [Pauser]) instead of
-// spending an attempt. [Runner] feeds deliveries to the pipeline with at most the configured
+// spending an attempt.
+//
+// Each stage of a delivery does the work its decision depends on and returns a verdict
+// (outcome, delay, reason, class); settle, in settle.go, is the one place that pauses the
+// replica, acks, naks or terminates, ends the process span, records the outcome metric and
+// writes the delivery's one outcome log line. What the ledger entry says a delivery does
+// (planFor) and what a failed request calls for (judge) are plain functions of their inputs. [Runner] feeds deliveries to the pipeline with at most the configured
 // number in flight, keeps each alive with InProgress, and drains on shutdown; [Advisories]
 // handles the deliveries JetStream gave up on.
 package ingest
