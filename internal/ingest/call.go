@@ -10,7 +10,6 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/ratelimit"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
 )
 
@@ -74,7 +73,7 @@ func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, re
 // failed acts on a failed API request for the event. spent says whether the request counted
 // as an attempt (a createAsset call) or was a lookup.
 func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error, spent bool) Outcome {
-	if errors.Is(err, ratelimit.ErrUnavailable) {
+	if gqlapi.KindOf(err) == gqlapi.KindUnavailable {
 		// The shared request budget cannot be read: NATS, not the event. Nothing was sent.
 		if spent {
 			p.unspend(ctx, d, entry, rev, err)
@@ -228,7 +227,7 @@ func (p *Pipeline) unspend(ctx context.Context, d *delivery, entry ledger.Entry,
 // mayHaveCreated reports whether a failed createAsset may have created the asset anyway. Only
 // answers that prove the request was refused before it did anything say no.
 func mayHaveCreated(err error) bool {
-	if errors.Is(err, gqlapi.ErrNotSent) || errors.Is(err, ratelimit.ErrUnavailable) {
+	if errors.Is(err, gqlapi.ErrNotSent) || gqlapi.KindOf(err) == gqlapi.KindUnavailable {
 		return false
 	}
 	switch gqlapi.KindOf(err) {
@@ -285,7 +284,7 @@ func (p *Pipeline) lookupFailed(ctx context.Context, d *delivery, entry ledger.E
 				"look for the asset in the repository before replaying", err)})
 	}
 	var gerr *gqlapi.Error
-	if !errors.As(err, &gerr) && !errors.Is(err, ratelimit.ErrUnavailable) {
+	if !errors.As(err, &gerr) && gqlapi.KindOf(err) != gqlapi.KindUnavailable {
 		return p.systemic(ctx, d, "reading the ledger asset index", err)
 	}
 	return p.failed(ctx, d, entry, rev, err, false)

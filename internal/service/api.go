@@ -66,13 +66,17 @@ func transport(base http.RoundTripper, concurrency int) http.RoundTripper {
 }
 
 // budget is the shared limiter as the client sees it: a budget closed because the replica
-// stopped pulling refuses requests that were never sent.
+// stopped pulling refuses requests that were never sent, and a budget that cannot be read
+// (NATS, not the API) fails with [gqlapi.KindUnavailable].
 type budget struct{ *ratelimit.Limiter }
 
 func (b budget) Wait(ctx context.Context) error {
 	err := b.Limiter.Wait(ctx)
-	if errors.Is(err, ratelimit.ErrStopped) {
+	switch {
+	case errors.Is(err, ratelimit.ErrStopped):
 		return fmt.Errorf("%w: %w", gqlapi.ErrNotSent, err)
+	case errors.Is(err, ratelimit.ErrUnavailable):
+		return &gqlapi.Error{Kind: gqlapi.KindUnavailable, Message: "the shared request budget cannot be read", Err: err}
 	}
 	return err
 }
