@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,6 +16,7 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/dlq"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // dlqConnectTimeout bounds the wait for NATS: an operator's command reports
@@ -268,7 +268,7 @@ func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr 
 	nc, err := broker.Connect(cctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("NATS at %s (NATS_URL) is unreachable or refused the connection (waited up to %s): %w",
-			broker.RedactURL(url), dlqConnectTimeout, err)
+			redact.URLList(url), dlqConnectTimeout, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -288,7 +288,7 @@ type selectionFlags struct {
 
 func (f *selectionFlags) add(fs *flag.FlagSet) {
 	fs.BoolVar(&f.all, "all", false, "every dead letter present when the command starts")
-	fs.StringVar(&f.class, "class", "", "error class: "+strings.Join(dlq.Classes, ", "))
+	fs.StringVar(&f.class, "class", "", "error class: "+dlq.ClassNames())
 	fs.StringVar(&f.subject, "subject", "", "original (or dead-letter) subject; wildcards * and > allowed")
 	fs.StringVar(&f.since, "since", "", "failed at or after: RFC 3339 time, or a duration ago (24h, 7d)")
 	fs.StringVar(&f.until, "until", "", "failed at or before: RFC 3339 time, or a duration ago (24h, 7d)")

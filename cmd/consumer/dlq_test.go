@@ -31,12 +31,12 @@ func dlqServer(t *testing.T) (lookupEnv, jetstream.JetStream) {
 			t.Fatalf("creating %s: %v", c.Name, err)
 		}
 	}
-	for i, class := range []string{events.ClassRejected, events.ClassInvalidEvent} {
+	for i, class := range []events.Class{events.ClassRejected, events.ClassInvalidEvent} {
 		m := nats.NewMsg("assets.dlq.akeneo")
 		m.Header = events.DeadLetterHeader(nil, events.DeadLetter{
 			Stream: "ASSETS", Sequence: uint64(i + 1), Subject: "assets.published.akeneo",
 			FailedAt: time.Date(2026, 11, 27, 9, 0, i, 0, time.UTC), Class: class, Err: "bad",
-			EventID: "ev-" + class, EventSource: "pim://akeneo",
+			EventID: "ev-" + string(class), EventSource: "pim://akeneo",
 		})
 		m.Data = []byte(`{"id":"ev"}`)
 		if _, err := js.PublishMsg(ctx, m); err != nil {

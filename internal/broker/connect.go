@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/backoff"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // Connection tuning. Reconnects never stop: a replica that lost NATS reports
@@ -75,10 +77,10 @@ func Connect(ctx context.Context, o ConnectOptions) (*nats.Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	red := newRedactor(o)
+	red := connectSecrets(o)
 	authOpts, err := authOptions(o)
 	if err != nil {
-		return nil, red.err(fmt.Errorf("invalid NATS connection settings: %w", err))
+		return nil, red.Err(fmt.Errorf("invalid NATS connection settings: %w", err))
 	}
 
 	w := newConnWaiter()
@@ -96,21 +98,21 @@ func Connect(ctx context.Context, o ConnectOptions) (*nats.Conn, error) {
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
 			w.attemptFailed(err)
-			log.Warn("connecting to NATS failed; retrying", "error", red.string(errString(err)))
+			log.Warn("connecting to NATS failed; retrying", "error", red.Replace(errString(err)))
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("disconnected from NATS", "error", red.string(errString(err)))
+			log.Warn("disconnected from NATS", "error", red.Replace(errString(err)))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("reconnected to NATS", "server", nc.ConnectedAddr(), "server_id", nc.ConnectedServerId())
 			w.connected()
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
-			log.Warn("NATS connection closed", "error", red.string(errString(nc.LastError())))
+			log.Warn("NATS connection closed", "error", red.Replace(errString(nc.LastError())))
 			w.closed()
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			attrs := []any{"error", red.string(errString(err))}
+			attrs := []any{"error", red.Replace(errString(err))}
 			if sub != nil {
 				attrs = append(attrs, "subject", sub.Subject)
 			}
@@ -126,25 +128,25 @@ func Connect(ctx context.Context, o ConnectOptions) (*nats.Conn, error) {
 
 	nc, err := nats.Connect(o.URL, opts...)
 	if err != nil {
-		return nil, red.err(fmt.Errorf("connecting to NATS: %w", err))
+		return nil, red.Err(fmt.Errorf("connecting to NATS: %w", err))
 	}
 	if nc.IsConnected() {
 		return nc, nil
 	}
-	log.Warn("NATS is not reachable yet; waiting for it", "url", RedactURL(o.URL))
+	log.Warn("NATS is not reachable yet; waiting for it", "url", redact.URLList(o.URL))
 	select {
 	case <-w.up:
 		// Even if the connection dropped again since, the reconnect loop
 		// carries on from here like after any later loss.
 		return nc, nil
 	case <-w.down:
-		return nil, red.err(fmt.Errorf("connecting to NATS: %w", closedErr(nc)))
+		return nil, red.Err(fmt.Errorf("connecting to NATS: %w", closedErr(nc)))
 	case <-ctx.Done():
 		nc.Close()
 		if last := w.lastErr(); last != nil {
-			return nil, red.err(fmt.Errorf("connecting to NATS: gave up waiting (%w); last attempt: %w", ctx.Err(), last))
+			return nil, red.Err(fmt.Errorf("connecting to NATS: gave up waiting (%w); last attempt: %w", ctx.Err(), last))
 		}
-		return nil, red.err(fmt.Errorf("connecting to NATS: gave up waiting: %w", ctx.Err()))
+		return nil, red.Err(fmt.Errorf("connecting to NATS: gave up waiting: %w", ctx.Err()))
 	}
 }
 
@@ -160,11 +162,7 @@ func closedErr(nc *nats.Conn) error {
 // the server list from 1): exponential from reconnectBase up to reconnectMax,
 // the upper half of it randomised so replicas do not reconnect in step.
 func reconnectDelay(attempts int) time.Duration {
-	d := reconnectMax
-	if attempts < 16 {
-		d = min(reconnectBase<<max(attempts-1, 0), reconnectMax)
-	}
-	return d/2 + rand.N(d/2+1)
+	return backoff.Policy{Base: reconnectBase, Max: reconnectMax}.Equal(attempts)
 }
 
 func errString(err error) string {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // authOptions checks the authentication and TLS settings of o and turns them
@@ -34,7 +36,7 @@ func authOptions(o ConnectOptions) ([]nats.Option, error) {
 		if p == "" {
 			continue
 		}
-		if _, _, ok := userInfoSpan(p); ok {
+		if _, ok := redact.UserInfo(p); ok {
 			urlHasUser = true
 		}
 		if err := checkServerURL(p); err != nil {
@@ -135,7 +137,7 @@ func CheckURL(list string) error {
 			continue
 		}
 		if err := checkServerURL(p); err != nil {
-			return fmt.Errorf("NATS_URL server %d (%s) is not a valid NATS URL: %w", i+1, RedactURL(p), err)
+			return fmt.Errorf("NATS_URL server %d (%s) is not a valid NATS URL: %w", i+1, redact.URLList(p), err)
 		}
 	}
 	return nil

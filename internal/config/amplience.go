@@ -8,6 +8,7 @@ import (
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ratelimit"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // Amplience is the Amplience API client: endpoints, credentials, the shared request budget
@@ -84,10 +85,10 @@ func checkURL(add func(string, ...any), name, raw string, allowHTTP bool) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		add("%s %q is not an http(s) URL", name, redactUserinfo(raw))
+		add("%s %q is not an http(s) URL", name, shownURL(raw))
 	case u.Scheme == "http" && !allowHTTP && !loopback(u.Hostname()):
 		add("%s %q is plain http to a host that is not loopback: the client secret and tokens would cross the network unencrypted; use https, or set AMPLIENCE_ALLOW_HTTP=true for a test setup such as the sandbox",
-			name, redactUserinfo(raw))
+			name, shownURL(raw))
 	}
 }
 
@@ -106,11 +107,11 @@ func positive(add func(string, ...any), name string, d time.Duration) {
 	}
 }
 
-func redactUserinfo(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable)"
+// shownURL is raw as a problem may quote it: without user-info, query string or fragment, or
+// "(unparsable)".
+func shownURL(raw string) string {
+	if shown := redact.URL(raw); shown != "" || raw == "" {
+		return shown
 	}
-	u.User = nil
-	return u.String()
+	return "(unparsable)"
 }

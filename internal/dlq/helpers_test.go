@@ -71,7 +71,7 @@ func (e *env) tool(in string) (*Tool, *bytes.Buffer, *bytes.Buffer) {
 // letter describes a dead letter to write.
 type letter struct {
 	subject  string // original subject
-	class    string
+	class    events.Class
 	err      string
 	id       string
 	failedAt time.Time

@@ -47,7 +47,7 @@ func TestShowJSON(t *testing.T) {
 			}
 			want := view{seq, "rejected", "ev-" + tt.name, "4bf92f3577b34da6a3ce929d0e0e4736",
 				"0af7651916cd43dd8448eb211c80319c", tt.wantBase64, tt.wantBody, 1000}
-			if diff := cmp.Diff(want, view{got.Sequence, got.Class, got.EventID, got.TraceID,
+			if diff := cmp.Diff(want, view{got.Sequence, string(got.Class), got.EventID, got.TraceID,
 				got.PublisherTraceID, got.BodyBase64, got.Body, got.OriginalSequence}); diff != "" {
 				t.Errorf("ShowJSON (-want +got):\n%s", diff)
 			}

@@ -72,19 +72,19 @@ func (l *Letter) FailedAt() time.Time {
 //
 // JSON strings escape control characters; invalid UTF-8 becomes U+FFFD.
 type Row struct {
-	Sequence    uint64    `json:"sequence"`
-	FailedAt    time.Time `json:"failedAt"`
-	Class       string    `json:"class"`
-	Subject     string    `json:"subject"`
-	DLQSubject  string    `json:"dlqSubject"`
-	EventID     string    `json:"eventId"`
-	EventSource string    `json:"eventSource"`
-	Name        string    `json:"name"`
-	Attempts    int       `json:"attempts"`
-	ReplayCount int       `json:"replayCount"`
-	Error       string    `json:"error"`
-	BodyBytes   int       `json:"bodyBytes"`
-	BodyOmitted bool      `json:"bodyOmitted"`
+	Sequence    uint64       `json:"sequence"`
+	FailedAt    time.Time    `json:"failedAt"`
+	Class       events.Class `json:"class"`
+	Subject     string       `json:"subject"`
+	DLQSubject  string       `json:"dlqSubject"`
+	EventID     string       `json:"eventId"`
+	EventSource string       `json:"eventSource"`
+	Name        string       `json:"name"`
+	Attempts    int          `json:"attempts"`
+	ReplayCount int          `json:"replayCount"`
+	Error       string       `json:"error"`
+	BodyBytes   int          `json:"bodyBytes"`
+	BodyOmitted bool         `json:"bodyOmitted"`
 }
 
 // Row summarises l.
@@ -92,7 +92,7 @@ func (l *Letter) Row() Row {
 	return Row{
 		Sequence:    l.Sequence,
 		FailedAt:    l.FailedAt(),
-		Class:       l.Get(events.HeaderErrorClass),
+		Class:       events.Class(l.Get(events.HeaderErrorClass)),
 		Subject:     l.Get(events.HeaderOriginalSubject),
 		DLQSubject:  l.Subject,
 		EventID:     l.Get(events.HeaderEventID),

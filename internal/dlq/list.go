@@ -206,7 +206,7 @@ func (s *summary) add(r Row) {
 	if s.byClass == nil {
 		s.byClass, s.bySubj = map[string]int{}, map[string]int{}
 	}
-	s.byClass[r.Class]++
+	s.byClass[string(r.Class)]++
 	s.bySubj[r.Subject]++
 	if s.oldest.IsZero() || r.FailedAt.Before(s.oldest) {
 		s.oldest = r.FailedAt
@@ -228,7 +228,7 @@ func textRow(r Row) string {
 
 func rowFields(r Row) []string {
 	return []string{strconv.FormatUint(r.Sequence, 10), r.FailedAt.Format(time.RFC3339),
-		orDash(shorten(r.Class, 20)), orDash(shorten(r.Subject, 60)), orDash(shorten(r.Name, 40)),
+		orDash(shorten(string(r.Class), 20)), orDash(shorten(r.Subject, 60)), orDash(shorten(r.Name, 40)),
 		orDash(shorten(r.EventID, 40)), strconv.Itoa(r.Attempts), strconv.Itoa(r.ReplayCount),
 		orDash(shorten(messageFirst(r.Error), errorWidth))}
 }

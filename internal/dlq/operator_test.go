@@ -223,7 +223,7 @@ func TestExportWritesBodyAndMetadata(t *testing.T) {
 		t.Fatalf("metadata is not JSON: %v", err)
 	}
 	if got.Sequence != seqs[1] || got.Class != events.ClassInvalidEvent || got.BodyFile != "2.body" ||
-		got.Headers[events.HeaderErrorClass][0] != events.ClassInvalidEvent || got.Stored.IsZero() {
+		got.Headers[events.HeaderErrorClass][0] != string(events.ClassInvalidEvent) || got.Stored.IsZero() {
 		t.Errorf("metadata = %+v", got)
 	}
 	if !strings.Contains(out.String(), "exported 1 dead letters from ASSETS_DLQ") {

@@ -39,7 +39,16 @@ type Selection struct {
 }
 
 // Classes are the values of Ingest-Error-Class, which --class selects by.
-var Classes = []string{events.ClassInvalidEvent, events.ClassRejected, events.ClassExhausted}
+var Classes = []events.Class{events.ClassInvalidEvent, events.ClassRejected, events.ClassExhausted}
+
+// ClassNames lists Classes for a usage text: "invalid_event, rejected, exhausted".
+func ClassNames() string {
+	names := make([]string, len(Classes))
+	for i, c := range Classes {
+		names[i] = string(c)
+	}
+	return strings.Join(names, ", ")
+}
 
 // filtered reports whether a filter is set.
 func (s Selection) filtered() bool {
@@ -54,8 +63,8 @@ func (s Selection) Check(required bool) error {
 		return fmt.Errorf("%w: give sequence numbers or --all, not both", ErrUsage)
 	case required && !s.All && len(s.Seqs) == 0 && !s.filtered():
 		return fmt.Errorf("%w: select dead letters by sequence numbers, a filter (--class, --subject, --since, --until, --event-id, --error) or --all", ErrUsage)
-	case s.Class != "" && !slices.Contains(Classes, strings.ToLower(s.Class)):
-		return fmt.Errorf("%w: --class %q is not an error class; use %s", ErrUsage, Escape(s.Class), strings.Join(Classes, ", "))
+	case s.Class != "" && !slices.Contains(Classes, events.Class(strings.ToLower(s.Class))):
+		return fmt.Errorf("%w: --class %q is not an error class; use %s", ErrUsage, Escape(s.Class), ClassNames())
 	case s.Limit < 0:
 		return fmt.Errorf("%w: --limit must not be negative", ErrUsage)
 	case !s.Since.IsZero() && !s.Until.IsZero() && s.Until.Before(s.Since):
@@ -83,7 +92,7 @@ func (s Selection) seqs() []uint64 {
 func (s Selection) match(l *Letter) bool {
 	r := l.Row()
 	switch {
-	case s.Class != "" && !strings.EqualFold(s.Class, r.Class):
+	case s.Class != "" && !strings.EqualFold(s.Class, string(r.Class)):
 		return false
 	case s.EventID != "" && s.EventID != r.EventID:
 		return false

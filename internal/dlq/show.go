@@ -34,7 +34,7 @@ func (t *Tool) Show(ctx context.Context, seq uint64) error {
 	field("subject", l.Subject)
 	field("stored at", l.Stored.UTC().Format(time.RFC3339Nano))
 	field("failed at", r.FailedAt.Format(time.RFC3339Nano))
-	field("error class", r.Class)
+	field("error class", string(r.Class))
 	field("error", r.Error)
 	field("attempts", l.Get(events.HeaderAttempts))
 	field("replay count", fmt.Sprint(r.ReplayCount))

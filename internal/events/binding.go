@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // Header names and media types of the CloudEvents NATS binding.
@@ -212,8 +214,8 @@ func jsonKind(raw []byte) string {
 // quote renders a value from the event for an error message: one line, at
 // most 64 bytes, URL query strings removed, Go-quoted.
 func quote(s string) string {
-	short := OneLine(RedactText(s), 64)
-	if len(short) < len(RedactText(s)) {
+	short := OneLine(redact.Text(s), 64)
+	if len(short) < len(redact.Text(s)) {
 		return fmt.Sprintf("%q...", short)
 	}
 	return fmt.Sprintf("%q", short)

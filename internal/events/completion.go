@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // CloudEvents attributes of the completion events.
@@ -56,7 +58,7 @@ func (e Ingested) Marshal() ([]byte, error) {
 		Subject: e.Name, Time: formatTime(e.Time), DataContentType: completionMediaType,
 		Data: ingestedData{
 			EventID: e.EventID, EventSource: e.EventSource, AssetID: e.AssetID, Name: e.Name,
-			AssetRepositoryID: e.AssetRepositoryID, Src: RedactURL(e.Src),
+			AssetRepositoryID: e.AssetRepositoryID, Src: redact.URL(e.Src),
 			Attempts: e.Attempts, DurationMs: e.DurationMs,
 		},
 	})
@@ -75,7 +77,7 @@ type Failed struct {
 	EventSource string
 	Name        string
 	Src         string // written without user-info, query or fragment
-	ErrorClass  string
+	ErrorClass  Class
 	Error       string // written redacted, one line, at most MaxErrorBytes
 	Attempts    int
 	DLQSequence uint64
@@ -99,8 +101,8 @@ func (e Failed) Marshal() ([]byte, error) {
 		SpecVersion: SpecVersion, ID: e.ID(), Source: CompletionSource, Type: TypeIngestFailed,
 		Subject: e.Name, Time: formatTime(e.Time), DataContentType: completionMediaType,
 		Data: failedData{
-			EventID: e.EventID, EventSource: e.EventSource, Name: e.Name, Src: RedactURL(e.Src),
-			ErrorClass: e.ErrorClass, Error: OneLine(RedactText(e.Error), MaxErrorBytes),
+			EventID: e.EventID, EventSource: e.EventSource, Name: e.Name, Src: redact.URL(e.Src),
+			ErrorClass: e.ErrorClass, Error: OneLine(redact.Text(e.Error), MaxErrorBytes),
 			Attempts: e.Attempts, DLQSequence: e.DLQSequence,
 		},
 	})
@@ -134,7 +136,7 @@ type failedData struct {
 	EventSource string `json:"eventSource"`
 	Name        string `json:"name"`
 	Src         string `json:"src"`
-	ErrorClass  string `json:"errorClass"`
+	ErrorClass  Class  `json:"errorClass"`
 	Error       string `json:"error"`
 	Attempts    int    `json:"attempts"`
 	DLQSequence uint64 `json:"dlqSequence"`

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // MaxErrorBytes bounds Ingest-Error and the error of asset.ingest_failed.
@@ -24,7 +26,7 @@ type DeadLetter struct {
 	// decision time. Zero: the header is not written.
 	PublishedAt, FailedAt time.Time
 	// Class is ClassInvalidEvent, ClassRejected or ClassExhausted.
-	Class string
+	Class Class
 	// Err is the error text; it is redacted and cut to one line of at most
 	// MaxErrorBytes bytes.
 	Err string
@@ -87,8 +89,8 @@ func DeadLetterHeader(orig nats.Header, d DeadLetter) nats.Header {
 
 	set := func(k, v string) { out.Set(k, OneLine(v, 0)) }
 	set(HeaderMsgID, d.Stream+":"+strconv.FormatUint(d.Sequence, 10))
-	set(HeaderErrorClass, d.Class)
-	set(HeaderError, OneLine(RedactText(d.Err), MaxErrorBytes))
+	set(HeaderErrorClass, string(d.Class))
+	set(HeaderError, OneLine(redact.Text(d.Err), MaxErrorBytes))
 	set(HeaderAttempts, strconv.Itoa(d.Attempts))
 	set(HeaderOriginalSubject, d.Subject)
 	set(HeaderOriginalStream, d.Stream)

@@ -14,6 +14,6 @@
 // constants in headers.go and, for the CloudEvents NATS binding, binding.go.
 //
 // Secrets never leave through this package: error texts never quote the src
-// URL (presigned URLs are credentials), [RedactURL] and [RedactText] strip
+// URL (presigned URLs are credentials), [redact.URL] and [redact.Text] strip
 // query strings and user-info, and [OneLine] keeps header values on one line.
 package events

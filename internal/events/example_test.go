@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 func ExampleDecode() {
@@ -27,7 +28,7 @@ func ExampleDecode() {
 	}
 	fmt.Println(p.Mode, p.SourceToken, p.Key)
 	fmt.Println(p.Asset.Name, p.Asset.Filename, p.Asset.Type, p.Asset.AssetRepositoryID, p.Asset.Tags)
-	fmt.Println(events.RedactURL(p.Asset.Src))
+	fmt.Println(redact.URL(p.Asset.Src))
 
 	// An invalid event: the error names the field, never the URL.
 	_, err = events.Decode("assets.published.akeneo", nil,

@@ -39,14 +39,18 @@ const (
 	HeaderTracestate  = "tracestate"
 )
 
-// Error classes written in Ingest-Error-Class and in asset.ingest_failed.
+// Class is why an event was given up on: the value of Ingest-Error-Class and of an
+// asset.ingest_failed event's errorClass.
+type Class string
+
+// The error classes.
 const (
 	// ClassInvalidEvent: the event failed to decode or validate; never retried.
-	ClassInvalidEvent = "invalid_event"
+	ClassInvalidEvent Class = "invalid_event"
 	// ClassRejected: the API refused the input.
-	ClassRejected = "rejected"
+	ClassRejected Class = "rejected"
 	// ClassExhausted: INGEST_MAX_ATTEMPTS calls failed.
-	ClassExhausted = "exhausted"
+	ClassExhausted Class = "exhausted"
 )
 
 const (

@@ -45,7 +45,7 @@ type Rules struct {
 // It maps field for field onto Amplience's CreateAssetInput.
 type CreateAsset struct {
 	// Src is the URL Amplience fetches, exactly as the event gave it
-	// (presigned query string included: never log it, see RedactURL).
+	// (presigned query string included: never log it, see redact.URL).
 	Src               string
 	Name              string
 	Filename          string

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // gqlError is one entry of a GraphQL answer's "errors".
@@ -42,8 +44,6 @@ var (
 	// mentionsPermission recognises a code-less error that reports a missing permission;
 	// Amplience has been seen answering HTTP 200 with a message naming status 403.
 	mentionsPermission = regexp.MustCompile(`(?i)\b403\b|forbidden|permission|access denied|not authori[sz]ed`)
-	// urlQuery matches a URL's query string so that it can be redacted.
-	urlQuery = regexp.MustCompile(`(?i)(\bhttps?://[^\s?#"'<>]*)\?[^\s"'<>]*`)
 )
 
 // classifyAnswer classifies one HTTP answer of the GraphQL endpoint. It returns the answer's
@@ -142,8 +142,9 @@ func redirected(status int, res *http.Response) string {
 	if res == nil {
 		return s
 	}
-	if u, err := url.Parse(res.Header.Get("Location")); err == nil && u.Host != "" {
-		s += " (to " + u.Scheme + "://" + u.Host + u.EscapedPath() + ")"
+	loc := res.Header.Get("Location")
+	if u, err := url.Parse(loc); err == nil && u.Host != "" {
+		s += " (to " + redact.URL(loc) + ")"
 	}
 	return s
 }
@@ -201,7 +202,7 @@ func describeErrors(e *Error, errs []gqlError) {
 	if len(errs) > 1 {
 		msg = fmt.Sprintf("%s (and %d more errors)", msg, len(errs)-1)
 	}
-	e.Message = redact(msg)
+	e.Message = redact.Text(msg)
 }
 
 func defaultMessage(e *Error, msg string) {
@@ -218,13 +219,8 @@ func bodySnippet(body []byte, parseErr error) string {
 	case parseErr == nil:
 		return ""
 	default:
-		return ": " + strconv.Quote(oneLine(redact(string(body)), 120))
+		return ": " + strconv.Quote(oneLine(redact.Text(string(body)), 120))
 	}
-}
-
-// redact removes URL query strings (presigned URLs are credentials).
-func redact(s string) string {
-	return urlQuery.ReplaceAllString(s, "${1}?[redacted]")
 }
 
 func extString(ext map[string]any, key string) string {
@@ -292,7 +288,7 @@ func classifyTokenError(op string, err error, now time.Time) *Error {
 	re, ok := errors.AsType[*oauth2.RetrieveError](err)
 	if !ok {
 		e.Kind = KindTransient
-		e.Message = "fetching a token: " + redact(err.Error())
+		e.Message = "fetching a token: " + redact.Text(err.Error())
 		return e
 	}
 	if re.Response != nil {

@@ -66,8 +66,8 @@ func (k Kind) String() string {
 }
 
 // Error is a classified failure of one call to the API or its token endpoint. It never holds
-// a secret or a token, and its Message has URL query strings redacted (presigned source URLs
-// are credentials).
+// a secret or a token, and its Message quotes URLs without their user-info, query string or
+// fragment (presigned source URLs are credentials).
 type Error struct {
 	// Kind is the classification; see the Kind constants.
 	Kind Kind

@@ -59,7 +59,7 @@ func TestNoRedirectIsFollowed(t *testing.T) {
 				t.Errorf("KindOf(%v) = %v, want %v", err, KindOf(err), tt.wantKind)
 			}
 			msg := err.Error()
-			for _, want := range []string{strconv.Itoa(tt.status), "redirects are not followed"} {
+			for _, want := range []string{strconv.Itoa(tt.status), "redirects are not followed", "(to " + target.URL + "/collect)"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not contain %q", msg, want)
 				}

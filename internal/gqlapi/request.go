@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/Khan/genqlient/graphql"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
 
 // maxAnswerSize bounds the body read from the API; a page of 100 assets is far smaller.
@@ -163,7 +165,7 @@ func (c *caller) post(ctx, callCtx context.Context, op string, body []byte) (jso
 		if err := c.interrupted(ctx, callCtx, op); err != nil {
 			return nil, gen, err
 		}
-		return nil, gen, &Error{Kind: KindTransient, Op: op, Message: redact(err.Error()), Err: err}
+		return nil, gen, &Error{Kind: KindTransient, Op: op, Message: redact.Text(err.Error()), Err: err}
 	}
 	defer res.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(res.Body, maxAnswerSize+1))
@@ -172,7 +174,7 @@ func (c *caller) post(ctx, callCtx context.Context, op string, body []byte) (jso
 			return nil, gen, err
 		}
 		return nil, gen, &Error{Kind: KindTransient, Op: op, Status: res.StatusCode,
-			Message: "reading the answer: " + redact(err.Error()), Err: err}
+			Message: "reading the answer: " + redact.Text(err.Error()), Err: err}
 	}
 	if len(answer) > maxAnswerSize {
 		return nil, gen, &Error{Kind: KindTransient, Op: op, Status: res.StatusCode,

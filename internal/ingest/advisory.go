@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/backoff"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
 )
@@ -18,6 +19,9 @@ import (
 // outcomeSuperseded is the outcome of an advisory about a message that a newer replay of its
 // event superseded: nothing is done.
 const outcomeSuperseded Outcome = "superseded"
+
+// advisoryRetry is the backoff of an advisory whose handling failed, by its delivery count.
+var advisoryRetry = backoff.Policy{Base: 5 * time.Second, Max: 10 * time.Minute}
 
 // maxDeliveriesType is the CloudEvents-like type of JetStream's max-deliveries advisory.
 const maxDeliveriesType = "io.nats.jetstream.advisory.v1.max_deliver"
@@ -71,9 +75,9 @@ func (a *Advisories) Run(ctx context.Context) error {
 		}
 		for msg := range batch.Messages() {
 			if err := a.handle(ctx, msg.Data()); err != nil {
-				delay := 5 * time.Second
-				if meta, merr := msg.Metadata(); merr == nil && meta.NumDelivered > 1 {
-					delay = min(delay<<min(meta.NumDelivered-1, 8), 10*time.Minute)
+				delay := advisoryRetry.Step(1)
+				if meta, merr := msg.Metadata(); merr == nil {
+					delay = advisoryRetry.Step(int(min(meta.NumDelivered, 64)))
 				}
 				a.log.Error("handling a max-deliveries advisory failed; it will be retried", "error", err, "retry_in", delay.String())
 				_ = msg.NakWithDelay(delay)
@@ -113,7 +117,7 @@ func (a *Advisories) handle(ctx context.Context, body []byte) error {
 	d := &delivery{
 		subject: raw.Subject, header: raw.Header, data: raw.Data,
 		stream: adv.Stream, seq: raw.Sequence, delivered: adv.Deliveries, published: raw.Time,
-		settle: noSettle{}, start: a.p.o.Now(),
+		msg: noSettle{}, start: a.p.o.Now(),
 	}
 	if d.header == nil {
 		d.header = nats.Header{}
@@ -124,49 +128,51 @@ func (a *Advisories) handle(ctx context.Context, body []byte) error {
 	return nil
 }
 
-// handleGivenUp settles a message JetStream stopped delivering, per [Advisories].
-func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) Outcome {
-	ev, err := events.Decode(d.subject, d.header, d.data, p.o.Rules)
-	d.ev = ev
+// handleGivenUp is the stage of a message JetStream stopped delivering, per [Advisories]: the
+// ledger entry is read and planned for as a delivery's would be, with any live claim waited
+// for, and what would be a further attempt is an exhausted dead letter instead.
+func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) verdict {
 	why := fmt.Errorf("JetStream stopped delivering the event after %d deliveries", d.delivered)
-	if err != nil || ev.Key == "" {
-		return p.deadLetter(ctx, d, nil, failure{class: events.ClassExhausted, err: why})
+	if err := p.decode(d); err != nil || d.ev.Key == "" {
+		return p.deadLetter(ctx, d, failure{class: events.ClassExhausted, err: why})
 	}
-	entry, rev, err := p.ledger.Get(ctx, ev.Key)
+	entry, rev, err := p.ledger.Get(ctx, d.ev.Key)
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
-		return p.deadLetter(ctx, d, nil, failure{class: events.ClassExhausted, err: why})
+		return p.deadLetter(ctx, d, failure{class: events.ClassExhausted, err: why})
 	case errors.Is(err, ledger.ErrCorrupt):
 		// Pausing would not mend the entry, and the event was held until JetStream gave up on
 		// it: hand it to the operators with what is known.
-		return p.deadLetter(ctx, d, nil, failure{class: events.ClassExhausted,
+		return p.deadLetter(ctx, d, failure{class: events.ClassExhausted,
 			err: fmt.Errorf("%w; its ledger entry is unreadable (%w)", why, err)})
 	case err != nil:
-		return p.systemic(ctx, d, "reading the ledger", err)
-	case entry.State != ledger.StateCreated && superseded(d.replay, entry):
+		return systemic("reading the ledger", err)
+	}
+	d.entry, d.rev = entry, rev
+	if entry.State != ledger.StateCreated && superseded(d.replay, entry) {
 		// A newer replay of the event has claimed it since: the message JetStream gave up on
 		// was dead-lettered and replayed, and the replay's own deliveries decide now. An old
 		// advisory read again must not end the replay's retries.
-		p.o.Logger.InfoContext(ctx, "max-deliveries advisory for a message a newer replay supersedes; nothing to do",
-			p.logAttrs(d, "replay_count", d.replay.Count, "ledger_replay_count", entry.ReplayCount)...)
-		return outcomeSuperseded
-	case entry.State == ledger.StateCreated:
-		return p.republishIngested(ctx, d, entry)
-	case entry.State == ledger.StateDead && !replays(d.replay, entry):
-		return p.redeadLetter(ctx, d, ledgerRef{entry: entry, rev: rev})
-	case entry.State == ledger.StatePending && p.claimLive(entry):
+		return verdict{outcome: outcomeSuperseded}
+	}
+	switch pl := planFor(entry, true, d.replay, "", p.o.Now(), p.o.AckWait); pl.step {
+	case stepRepublish:
+		return p.republishIngested(ctx, d)
+	case stepRedeadLetter:
+		return p.redeadLetter(ctx, d)
+	case stepWait:
 		// The last delivery may still be running somewhere: decide once it has settled.
-		return OutcomeHandedBack
+		return handBack("the event's last delivery may still be running", 0)
 	}
-	if !p.enter(ev.Key) {
-		return OutcomeHandedBack
+	if !p.enter(d.ev.Key) {
+		return handBack("the same event is being handled on this replica", 0)
 	}
-	defer p.leave(ev.Key)
+	defer p.leave(d.ev.Key)
 	if entry.State == ledger.StateDead {
 		// A replay JetStream gave up on: none of its budget was spent.
-		takeReplay(d, &entry)
+		takeReplay(d, &d.entry)
 	}
-	return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: why})
+	return p.deadLetter(ctx, d, failure{class: events.ClassExhausted, err: why})
 }
 
 // noSettle settles nothing: JetStream already gave up on the message.

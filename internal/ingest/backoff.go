@@ -1,8 +1,9 @@
 package ingest
 
 import (
-	"math/rand/v2"
 	"time"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/backoff"
 )
 
 // maxRetryAfter bounds how long a Retry-After may hold a message back.
@@ -18,18 +19,11 @@ type Backoff struct {
 
 // Delay is the delay after the attempt-th failed attempt (1 for the first).
 func (b Backoff) Delay(attempt int) time.Duration {
-	ceiling := b.Max
-	if attempt < 1 {
-		attempt = 1
-	}
-	// Base << (attempt-1), without overflowing.
-	if shift := attempt - 1; shift < 62 && b.Base <= b.Max>>shift {
-		ceiling = b.Base << shift
-	}
+	policy := backoff.Policy{Base: b.Base, Max: b.Max}
 	if b.Jitter != nil {
-		return b.Jitter(ceiling)
+		return b.Jitter(policy.Step(attempt))
 	}
-	return rand.N(ceiling + 1)
+	return policy.Full(attempt)
 }
 
 // RetryDelay is the delay after a failed attempt that may carry a Retry-After: the backoff

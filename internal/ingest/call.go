@@ -4,119 +4,178 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
 )
-
-// claimGrace is the clock skew allowed between a claim's first-attempt time and the creation
-// time Amplience records, when reconciliation looks for an asset an earlier attempt created.
-const claimGrace = 5 * time.Second
 
 // repeatedFailures is the delivery count from which a transient failure of one event is probed
 // on its own (see lastChance).
 const repeatedFailures = 3
 
-// call makes the createAsset call the ledger entry (at revision rev) has just counted, and
-// acts on its answer. While the call runs (including its wait for the request budget) the
-// claim's heartbeat is refreshed, so no other replica takes the event over.
-func (p *Pipeline) call(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64) Outcome {
-	d.span.SetAttributes(telemetry.Attempt(entry.Attempts))
+// call makes the createAsset call the delivery's entry has just counted, and acts on its
+// answer. While the call runs (including its wait for the request budget) the claim's
+// heartbeat is refreshed, so no other replica takes the event over.
+func (p *Pipeline) call(ctx context.Context, d *delivery) verdict {
+	d.span.SetAttributes(telemetry.Attempt(d.entry.Attempts))
 	callCtx, cancelCall := context.WithCancel(ctx)
 	defer cancelCall()
-	keep := p.keepClaim(callCtx, d, entry, rev, cancelCall)
+	keeper := p.keepClaim(callCtx, d, cancelCall)
 	start := p.o.Now()
-	asset, err := p.api.CreateAsset(gqlapi.WithStartCheck(alone(callCtx, entry), keep.startCheck(p)), toInput(d.ev.Asset))
+	asset, err := p.api.CreateAsset(gqlapi.WithStartCheck(alone(callCtx, d.entry), keeper.startCheck), toInput(d.ev.Asset))
 	p.o.Metrics.call(ctx, time.Since(start), err)
-	entry, rev, lost := keep.stop()
+	lost := keeper.stop()
 	if err == nil {
-		p.pause.Succeeded()
-		if asset.Errors != nil {
-			// The asset exists: it is ingested, and what the API said besides is for operators.
-			p.o.Logger.WarnContext(ctx, "createAsset answered the asset id together with errors",
-				p.logAttrs(d, "asset_id", asset.ID, "error", asset.Errors.Error())...)
-		}
-		p.mu.Lock()
-		p.usable = d.ev.Asset.AssetRepositoryID
-		p.mu.Unlock()
-		// Whatever happens to ctx now, the asset exists: record it.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.o.AckWait/2)
-		defer cancel()
-		return p.ingested(wctx, d, entry, rev, asset)
+		return p.created(ctx, d, asset)
 	}
+	// Past here the delivery is settled whatever happens to ctx: the writes that give an
+	// attempt back run to the end.
+	wctx := context.WithoutCancel(ctx)
 	switch {
 	case errors.Is(err, errClaimUnconfirmed):
 		// Nothing was sent: the ledger could not confirm the claim (NATS is out of reach), so
 		// another replica may take the event over before a call would end.
-		p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
-		return p.systemic(context.WithoutCancel(ctx), d, "confirming the claim in the ledger", err)
+		p.unspend(wctx, d, err)
+		return systemic("confirming the claim in the ledger", err)
 	case errors.Is(err, gqlapi.ErrNotSent):
 		// Stopped while waiting for the request budget: nothing was sent, so nothing counts.
-		p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
-		return p.handBack(context.WithoutCancel(ctx), d, "stopped before the call was sent", p.o.Backoff.Base)
+		p.unspend(wctx, d, err)
+		return handBack("stopped before the call was sent", p.o.Backoff.Base)
 	case lost:
-		return p.handBack(context.WithoutCancel(ctx), d, "another replica took the claim over", p.o.Backoff.Base)
+		return handBack("another replica took the claim over", p.o.Backoff.Base)
 	case ctx.Err() != nil:
 		// Shutting down mid-call spends no attempt (SPEC "attempt"), but the call stays a call
 		// made that may have reached Amplience: the next delivery reconciles.
-		p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
-		return p.handBack(context.WithoutCancel(ctx), d, "stopping during the call", p.o.Backoff.Base)
+		p.unspend(wctx, d, err)
+		return handBack("stopping during the call", p.o.Backoff.Base)
 	}
 	telemetry.Fail(d.span, gqlapi.KindOf(err).String(), "createAsset failed", err)
-	return p.failed(ctx, d, entry, rev, err, true)
+	return p.requestFailed(ctx, d, err, createCall)
 }
 
-// failed acts on a failed API request for the event. spent says whether the request counted
-// as an attempt (a createAsset call) or was a lookup.
-func (p *Pipeline) failed(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error, spent bool) Outcome {
-	if gqlapi.KindOf(err) == gqlapi.KindUnavailable {
+// created records the asset a successful call created.
+func (p *Pipeline) created(ctx context.Context, d *delivery, asset gqlapi.Asset) verdict {
+	p.pause.Succeeded()
+	if asset.Errors != nil {
+		// The asset exists: it is ingested, and what the API said besides is for operators.
+		p.o.Logger.WarnContext(ctx, "createAsset answered the asset id together with errors",
+			p.logAttrs(d, "asset_id", asset.ID, "error", asset.Errors.Error())...)
+	}
+	p.mu.Lock()
+	p.usable = d.ev.Asset.AssetRepositoryID
+	p.mu.Unlock()
+	// Whatever happens to ctx now, the asset exists: record it.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.o.AckWait/2)
+	defer cancel()
+	return p.ingested(wctx, d, asset)
+}
+
+// request is the kind of API request that failed for an event.
+type request int
+
+const (
+	createCall request = iota // the createAsset call, which was charged an attempt
+	lookup                    // a reconciliation search, which spends no attempt
+)
+
+// action is what follows a failed request once any probe it needs has passed.
+type action int
+
+const (
+	actRetry       action = iota // back off and try again; a failed last attempt is exhausted
+	actRateLimited               // hand back for at least Retry-After, the attempt given back
+	actReject                    // dead-letter the event as rejected
+	actSystemic                  // pause: the service's own dependency failed, not the event
+)
+
+// check is the probe a failed request needs before its action: a failing probe says the
+// system is at fault, and the replica pauses instead.
+type check int
+
+const (
+	checkNone       check = iota
+	checkIfSuspect        // when several events failed in a row, or this one keeps failing
+	checkAlways           // the credentials may be at fault
+	checkRepository       // the key may have lost the permission (probe, then the repository)
+)
+
+// remedy is what a failed request calls for: a check, then an action.
+type remedy struct {
+	check  check
+	action action
+}
+
+// judge says what a failed request of kind req calls for, from the kind of its error. Only
+// a createAsset call can be rejected: a lookup spends no attempt, and until one says whether
+// the asset exists the event cannot be declared failed.
+func judge(kind gqlapi.Kind, budgetUnavailable bool, req request) remedy {
+	if budgetUnavailable {
 		// The shared request budget cannot be read: NATS, not the event. Nothing was sent.
-		if spent {
-			p.unspend(ctx, d, entry, rev, err)
-		}
-		return p.systemic(ctx, d, "waiting for the request budget", err)
+		return remedy{checkNone, actSystemic}
 	}
-	switch gqlapi.KindOf(err) {
+	switch kind {
 	case gqlapi.KindRateLimited:
-		// Not the event's fault: give the attempt back and wait at least Retry-After.
-		if spent {
-			p.unspend(ctx, d, entry, rev, err)
-		}
-		return p.handBack(ctx, d, "rate limited by the API", min(gqlapi.RetryAfter(err), maxRetryAfter))
+		return remedy{checkNone, actRateLimited}
 	case gqlapi.KindRejected:
-		if !spent {
-			return p.retryLater(ctx, d, entry, rev, err, spent)
+		if req == lookup {
+			return remedy{checkNone, actRetry}
 		}
-		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected, err: err})
+		return remedy{checkNone, actReject}
 	case gqlapi.KindPermission:
-		perr := p.pause.Check(ctx)
-		if perr == nil {
-			perr = p.checkRepository(ctx, d)
+		if req == lookup {
+			return remedy{checkRepository, actRetry}
 		}
-		if perr != nil {
-			return p.pauseFor(ctx, d, entry, rev, spent, err, perr)
-		}
-		if !spent {
-			return p.retryLater(ctx, d, entry, rev, err, spent)
-		}
-		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected, err: err})
+		return remedy{checkRepository, actReject}
 	case gqlapi.KindUnauthorized:
-		if perr := p.pause.Check(ctx); perr != nil {
-			return p.pauseFor(ctx, d, entry, rev, spent, err, perr)
-		}
-		return p.retryLater(ctx, d, entry, rev, err, spent)
+		return remedy{checkAlways, actRetry}
 	default:
-		if p.pause.Suspect(d.ev.Key) || p.lastChance(d, entry, spent) {
-			if perr := p.pause.Check(ctx); perr != nil {
-				return p.pauseFor(ctx, d, entry, rev, spent, err, perr)
-			}
-		}
-		return p.retryLater(ctx, d, entry, rev, err, spent)
+		return remedy{checkIfSuspect, actRetry}
 	}
+}
+
+// requestFailed carries out what a failed request of the event calls for (see judge).
+func (p *Pipeline) requestFailed(ctx context.Context, d *delivery, err error, req request) verdict {
+	r := judge(gqlapi.KindOf(err), budgetUnavailable(err), req)
+	if p.mustCheck(r.check, d, req) {
+		if perr := p.check(ctx, d, r.check); perr != nil {
+			return p.pauseFor(ctx, d, req, err, perr)
+		}
+	}
+	switch r.action {
+	case actSystemic:
+		p.giveBack(ctx, d, req, err)
+		return systemic("waiting for the request budget", err)
+	case actRateLimited:
+		// Not the event's fault: give the attempt back and wait at least Retry-After.
+		p.giveBack(ctx, d, req, err)
+		return handBack("rate limited by the API", min(gqlapi.RetryAfter(err), maxRetryAfter))
+	case actReject:
+		return p.deadLetter(ctx, d, failure{class: events.ClassRejected, err: err})
+	}
+	return p.retryLater(ctx, d, err, req)
+}
+
+// mustCheck reports whether the check runs. A suspect failure is probed when enough distinct
+// events failed in a row, or when lastChance says this event cannot wait for that.
+func (p *Pipeline) mustCheck(c check, d *delivery, req request) bool {
+	switch c {
+	case checkNone:
+		return false
+	case checkIfSuspect:
+		return p.pause.Suspect(d.ev.Key) || p.lastChance(d, req)
+	}
+	return true
+}
+
+// check runs the probe the check names.
+func (p *Pipeline) check(ctx context.Context, d *delivery, c check) error {
+	err := p.pause.Check(ctx)
+	if err == nil && c == checkRepository {
+		err = p.checkRepository(ctx, d)
+	}
+	return err
 }
 
 // checkRepository looks, after a permission error the probe did not explain, for a lost DAM
@@ -155,53 +214,50 @@ func (p *Pipeline) checkRepository(ctx context.Context, d *delivery) error {
 // keeps failing delivery after delivery (an outage seen by a single event in flight, whose
 // lookups spend no attempt, would otherwise run into the consumer's MaxDeliver). The probe is
 // shared and rate-limited by the Pauser, so this costs at most one request per probe gap.
-func (p *Pipeline) lastChance(d *delivery, entry ledger.Entry, spent bool) bool {
-	return (spent && entry.Attempts >= p.o.MaxAttempts) || d.delivered >= repeatedFailures
+func (p *Pipeline) lastChance(d *delivery, req request) bool {
+	return (req == createCall && d.entry.Attempts >= p.o.MaxAttempts) || d.delivered >= repeatedFailures
 }
 
 // retryLater handles a transient failure of the event: back off, or dead-letter it as
-// exhausted when this was the last attempt of its budget. A failed lookup (spent false) never
-// exhausts the budget: the last attempt may have created the asset (a crash before its answer),
-// and until a lookup says it did not, the event cannot be declared failed.
-func (p *Pipeline) retryLater(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error, spent bool) Outcome {
-	if spent && entry.Attempts >= p.o.MaxAttempts {
-		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassExhausted, err: err})
+// exhausted when this was the last attempt of its budget. A failed lookup never exhausts the
+// budget: the last attempt may have created the asset (a crash before its answer), and until a
+// lookup says it did not, the event cannot be declared failed.
+func (p *Pipeline) retryLater(ctx context.Context, d *delivery, err error, req request) verdict {
+	attempts := d.entry.Attempts
+	if req == createCall && attempts >= p.o.MaxAttempts {
+		return p.deadLetter(ctx, d, failure{class: events.ClassExhausted, err: err})
 	}
-	delay := p.o.Backoff.RetryDelay(max(entry.Attempts, 1), gqlapi.RetryAfter(err))
-	if !spent {
+	delay := p.o.Backoff.RetryDelay(max(attempts, 1), gqlapi.RetryAfter(err))
+	if req == lookup {
 		// A lookup spends no attempt, so its backoff grows with the deliveries instead.
 		delay = max(delay, p.deliveryBackoff(d))
 	}
-	if p.o.Logger.Enabled(ctx, slog.LevelInfo) {
-		p.o.Logger.InfoContext(ctx, "event will be retried", p.logAttrs(d,
-			"outcome", OutcomeRetry, "attempts", entry.Attempts, "delay", delay.String(), "error", err.Error(),
-			"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
-	}
-	if nerr := d.settle.NakWithDelay(delay); nerr != nil {
-		p.o.Logger.WarnContext(ctx, "nak failed; the event returns after the ack wait", p.logAttrs(d, "error", nerr)...)
-	}
-	return OutcomeRetry
+	return retry(err, attempts, delay)
 }
 
 // pauseFor pauses the replica after a failed probe and hands the message back, giving back the
 // attempt: no event pays for the API, its credentials or NATS being down.
-func (p *Pipeline) pauseFor(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, spent bool, err, probeErr error) Outcome {
+func (p *Pipeline) pauseFor(ctx context.Context, d *delivery, req request, err, probeErr error) verdict {
 	if errors.Is(probeErr, gqlapi.ErrNotSent) || ctx.Err() != nil {
 		// The probe was never sent, or was cut short: the replica is stopping (its request
 		// budget closed, or the drain timed out). That says nothing of the API, so no pause;
 		// a redelivery caused by shutdown spends no attempt (SPEC "attempt"), and the call
 		// stays a call made, so the next delivery reconciles before it calls again.
-		if spent {
-			p.unspend(context.WithoutCancel(ctx), d, entry, rev, err)
-		}
-		return p.handBack(context.WithoutCancel(ctx), d, "stopping before the probe was sent", p.o.Backoff.Base)
+		p.giveBack(context.WithoutCancel(ctx), d, req, err)
+		return handBack("stopping before the probe was sent", p.o.Backoff.Base)
 	}
-	if spent {
-		p.unspend(ctx, d, entry, rev, err)
+	p.giveBack(ctx, d, req, err)
+	v := handBack("Amplience probe failed: "+probeErr.Error(), p.o.Backoff.Base)
+	v.pause = v.reason
+	return v
+}
+
+// giveBack gives back the attempt a failed createAsset call was charged; a lookup was
+// charged none.
+func (p *Pipeline) giveBack(ctx context.Context, d *delivery, req request, cause error) {
+	if req == createCall {
+		p.unspend(ctx, d, cause)
 	}
-	reason := "Amplience probe failed: " + probeErr.Error()
-	p.pause.Pause(reason)
-	return p.handBack(ctx, d, reason, p.o.Backoff.Base)
 }
 
 // unspend gives back the attempt the entry counted for a call that did not count: a 429, a
@@ -209,7 +265,8 @@ func (p *Pipeline) pauseFor(ctx context.Context, d *delivery, entry ledger.Entry
 // still have created the asset (a timeout, a 5xx, a transport error), it stays a call made
 // and the entry keeps MayExist, so the next delivery reconciles before calling again. A
 // failure to write only costs the event one attempt of its budget.
-func (p *Pipeline) unspend(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, cause error) {
+func (p *Pipeline) unspend(ctx context.Context, d *delivery, cause error) {
+	entry := d.entry
 	if entry.Attempts == 0 {
 		return
 	}
@@ -219,15 +276,18 @@ func (p *Pipeline) unspend(ctx context.Context, d *delivery, entry ledger.Entry,
 	} else if entry.Calls > 0 {
 		entry.Calls--
 	}
-	if _, err := p.ledger.Update(ctx, d.ev.Key, entry, rev); err != nil {
+	rev, err := p.ledger.Update(ctx, d.ev.Key, entry, d.rev)
+	if err != nil {
 		p.o.Logger.WarnContext(ctx, "could not give the attempt back", p.logAttrs(d, "error", err)...)
+		return
 	}
+	d.entry, d.rev = entry, rev
 }
 
 // mayHaveCreated reports whether a failed createAsset may have created the asset anyway. Only
 // answers that prove the request was refused before it did anything say no.
 func mayHaveCreated(err error) bool {
-	if errors.Is(err, gqlapi.ErrNotSent) || gqlapi.KindOf(err) == gqlapi.KindUnavailable {
+	if errors.Is(err, gqlapi.ErrNotSent) || budgetUnavailable(err) {
 		return false
 	}
 	switch gqlapi.KindOf(err) {
@@ -237,57 +297,9 @@ func mayHaveCreated(err error) bool {
 	return true
 }
 
-// reconcile looks for an asset an earlier attempt for this event created: same repository,
-// exactly the event's name, created at or after the claim's first attempt (less clock skew),
-// and not recorded by another event. One the index already records for this event comes first
-// (its completion may have been published); otherwise, of several, the oldest.
-func (p *Pipeline) reconcile(ctx context.Context, d *delivery, entry ledger.Entry) (gqlapi.Asset, bool, error) {
-	since := entry.FirstAttempt.Add(-claimGrace)
-	found, err := p.api.FindByName(ctx, d.ev.Asset.AssetRepositoryID, d.ev.Asset.Name, since)
-	if err != nil {
-		return gqlapi.Asset{}, false, fmt.Errorf("reconciling: %w", err)
-	}
-	var unrecorded *gqlapi.Asset
-	for i, a := range found {
-		owner, err := p.ledger.AssetOwner(ctx, a.ID)
-		switch {
-		case err == nil && owner == d.ev.Key:
-			p.o.Metrics.reconciled(ctx, true)
-			return a, true, nil
-		case errors.Is(err, ledger.ErrNotFound):
-			if unrecorded == nil {
-				unrecorded = &found[i]
-			}
-		case err != nil:
-			return gqlapi.Asset{}, false, err
-		}
-	}
-	if unrecorded != nil {
-		p.o.Metrics.reconciled(ctx, true)
-		return *unrecorded, true, nil
-	}
-	p.o.Metrics.reconciled(ctx, false)
-	return gqlapi.Asset{}, false, nil
-}
-
-// lookupFailed handles a reconciliation that could not finish: the event may not be called
-// again before it is known whether its asset exists.
-func (p *Pipeline) lookupFailed(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, err error) Outcome {
-	if ctx.Err() != nil || errors.Is(err, gqlapi.ErrNotSent) {
-		return p.handBack(context.WithoutCancel(ctx), d, "stopping during reconciliation", p.o.Backoff.Base)
-	}
-	if errors.Is(err, gqlapi.ErrSearchTooBroad) {
-		// Searching again finds as many or more: calling again might create a second asset,
-		// and waiting would only run the event into MaxDeliver. Hand it to the operators.
-		return p.deadLetter(ctx, d, &ledgerRef{entry: entry, rev: rev}, failure{class: events.ClassRejected,
-			err: fmt.Errorf("%w; an earlier createAsset call may have created the asset, so it is not called again: "+
-				"look for the asset in the repository before replaying", err)})
-	}
-	var gerr *gqlapi.Error
-	if !errors.As(err, &gerr) && gqlapi.KindOf(err) != gqlapi.KindUnavailable {
-		return p.systemic(ctx, d, "reading the ledger asset index", err)
-	}
-	return p.failed(ctx, d, entry, rev, err, false)
+// budgetUnavailable reports whether the shared request budget could not be read.
+func budgetUnavailable(err error) bool {
+	return gqlapi.KindOf(err) == gqlapi.KindUnavailable
 }
 
 // toInput maps the event's validated fields onto Amplience's CreateAssetInput.

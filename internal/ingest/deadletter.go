@@ -9,56 +9,48 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
 )
 
 // failure is a permanent decision about an event: its class and the error behind it.
 type failure struct {
-	class string
+	class events.Class
 	err   error
-}
-
-// ledgerRef is the event's ledger entry as last read or written; nil when the event has no
-// usable key (an invalid event).
-type ledgerRef struct {
-	entry ledger.Entry
-	rev   uint64
 }
 
 // deadLetter records the decision in the ledger (the entry becomes dead), publishes the dead
 // letter and waits for its confirmation, records its sequence, publishes asset.ingest_failed,
-// and terminates the message. A message without an entry (ref nil: an invalid event, or one
+// and has the message terminated. A delivery without an entry (an invalid event, or one
 // JetStream gave up on before it was claimed) has its dead letter recorded by inbound sequence
 // instead. A redelivery finding either record publishes no second dead letter. A failure of
 // any write pauses the replica and hands the message back: it is never dropped.
-func (p *Pipeline) deadLetter(ctx context.Context, d *delivery, ref *ledgerRef, f failure) Outcome {
-	dl := p.deadLetterOf(d, f.class, events.OneLine(events.RedactText(f.err.Error()), 1024), p.o.Now().UTC())
-	if ref == nil {
+func (p *Pipeline) deadLetter(ctx context.Context, d *delivery, f failure) verdict {
+	dl := p.deadLetterOf(d, f.class, events.OneLine(redact.Text(f.err.Error()), 1024), p.o.Now().UTC())
+	if d.rev == 0 {
 		return p.deadLetterUnkeyed(ctx, d, dl)
 	}
-	entry := ref.entry
-	dl.Attempts = entry.Calls
+	entry := d.entry
 	entry.State, entry.Owner = ledger.StateDead, ""
-	entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = dl.Class, dl.Err, dl.FailedAt, 0
-	rev, err := p.ledger.Update(ctx, d.ev.Key, entry, ref.rev)
+	entry.Class, entry.Error, entry.FailedAt, entry.DLQSequence = string(dl.Class), dl.Err, dl.FailedAt, 0
+	rev, err := p.ledger.Update(ctx, d.ev.Key, entry, d.rev)
 	if errors.Is(err, ledger.ErrConflict) {
 		// The entry changed since it was read: the next delivery reads it again.
-		return p.handBack(ctx, d, "ledger entry changed while dead-lettering", p.o.Backoff.Base)
+		return handBack("ledger entry changed while dead-lettering", p.o.Backoff.Base)
 	}
 	if err != nil {
-		return p.systemic(ctx, d, "recording the dead letter in the ledger", err)
+		return systemic("recording the dead letter in the ledger", err)
 	}
-	return p.redeadLetter(ctx, d, ledgerRef{entry: entry, rev: rev})
+	d.entry, d.rev = entry, rev
+	return p.redeadLetter(ctx, d)
 }
 
 // deadLetterUnkeyed dead-letters a message that has no ledger entry, once: the ledger records
 // its dead letter by inbound sequence.
-func (p *Pipeline) deadLetterUnkeyed(ctx context.Context, d *delivery, dl events.DeadLetter) Outcome {
+func (p *Pipeline) deadLetterUnkeyed(ctx context.Context, d *delivery, dl events.DeadLetter) verdict {
 	seq, err := p.ledger.DeadLetterOf(ctx, d.stream, d.seq)
 	switch {
 	case err == nil:
@@ -66,50 +58,53 @@ func (p *Pipeline) deadLetterUnkeyed(ctx context.Context, d *delivery, dl events
 		return p.finishDeadLetter(ctx, d, dl, seq)
 	case errors.Is(err, ledger.ErrNotFound), errors.Is(err, ledger.ErrCorrupt):
 	default:
-		return p.systemic(ctx, d, "reading the ledger's dead-letter record", err)
+		return systemic("reading the ledger's dead-letter record", err)
 	}
 	if seq, err = p.publishDeadLetter(ctx, d, dl); err != nil {
-		return p.systemic(ctx, d, "publishing the dead letter", err)
+		return systemic("publishing the dead letter", err)
 	}
 	if err := p.ledger.RecordDeadLetter(ctx, d.stream, d.seq, seq); err != nil {
-		return p.systemic(ctx, d, "recording the dead letter's sequence", err)
+		return systemic("recording the dead letter's sequence", err)
 	}
 	return p.finishDeadLetter(ctx, d, dl, seq)
 }
 
-// redeadLetter carries out the decision a dead entry records: the dead letter, published only
-// when the entry records none (a crash between the ledger write and the publish; a duplicate
-// the stream drops within its window), its sequence recorded, then the failure event and the
-// terminate. A dead letter whose sequence the entry records is never published again.
-func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery, ref ledgerRef) Outcome {
-	entry := ref.entry
-	dl := p.deadLetterOf(d, entry.Class, entry.Error, entry.FailedAt)
-	dl.Attempts = entry.Calls
+// redeadLetter carries out the decision the delivery's dead entry records: the dead letter,
+// published only when the entry records none (a crash between the ledger write and the
+// publish; a duplicate the stream drops within its window), its sequence recorded, then the
+// failure event and the terminate. A dead letter whose sequence the entry records is never
+// published again.
+func (p *Pipeline) redeadLetter(ctx context.Context, d *delivery) verdict {
+	entry := d.entry
+	dl := p.deadLetterOf(d, events.Class(entry.Class), entry.Error, entry.FailedAt)
 	if entry.DLQSequence != 0 {
 		return p.finishDeadLetter(ctx, d, dl, entry.DLQSequence)
 	}
 	seq, err := p.publishDeadLetter(ctx, d, dl)
 	if err != nil {
-		return p.systemic(ctx, d, "publishing the dead letter", err)
+		return systemic("publishing the dead letter", err)
 	}
 	entry.DLQSequence = seq
-	_, err = p.ledger.Update(ctx, d.ev.Key, entry, ref.rev)
+	rev, err := p.ledger.Update(ctx, d.ev.Key, entry, d.rev)
 	if errors.Is(err, ledger.ErrConflict) {
-		return p.handBack(ctx, d, "ledger entry changed while dead-lettering", p.o.Backoff.Base)
+		return handBack("ledger entry changed while dead-lettering", p.o.Backoff.Base)
 	}
 	if err != nil {
 		// Unrecorded, a redelivery after the stream's duplicate window would publish it again.
-		return p.systemic(ctx, d, "recording the dead letter's sequence in the ledger", err)
+		return systemic("recording the dead letter's sequence in the ledger", err)
 	}
+	d.entry, d.rev = entry, rev
 	return p.finishDeadLetter(ctx, d, dl, seq)
 }
 
-func (p *Pipeline) deadLetterOf(d *delivery, class, msg string, failedAt time.Time) events.DeadLetter {
+// deadLetterOf is the dead letter of the delivery; it counts the calls its entry made.
+func (p *Pipeline) deadLetterOf(d *delivery, class events.Class, msg string, failedAt time.Time) events.DeadLetter {
 	return events.DeadLetter{
 		Stream: d.stream, Sequence: d.seq, Subject: d.subject,
 		PublishedAt: d.published, FailedAt: failedAt,
 		Class: class, Err: msg,
 		EventID: d.ev.ID, EventSource: d.ev.Source,
+		Attempts: d.entry.Calls,
 	}
 }
 
@@ -195,8 +190,8 @@ func refusedForItsContent(err error) bool {
 // exceeds maximum allowed of 64k".
 const errCodeHeaderExceedsMaximum jetstream.ErrorCode = 10097
 
-// finishDeadLetter publishes asset.ingest_failed, then terminates the message.
-func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.DeadLetter, seq uint64) Outcome {
+// finishDeadLetter publishes asset.ingest_failed; settle then terminates the message.
+func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.DeadLetter, seq uint64) verdict {
 	failed := events.Failed{
 		Key: d.ev.Key, Stream: dl.Stream, Sequence: dl.Sequence, ReplayCount: d.replay.Count,
 		EventID: d.ev.ID, EventSource: d.ev.Source, Name: d.ev.Asset.Name, Src: d.ev.Asset.Src,
@@ -204,20 +199,11 @@ func (p *Pipeline) finishDeadLetter(ctx context.Context, d *delivery, dl events.
 	}
 	body, err := p.failedBody(failed)
 	if err != nil {
-		return p.systemic(ctx, d, "encoding asset.ingest_failed", err)
+		return systemic("encoding asset.ingest_failed", err)
 	}
 	token := events.SourceToken(d.subject)
 	if _, err := p.publish(ctx, events.FailedSubject(token), events.CompletionHeader(), body, failed.ID()); err != nil {
-		return p.systemic(ctx, d, "publishing asset.ingest_failed", err)
+		return systemic("publishing asset.ingest_failed", err)
 	}
-	if err := d.settle.TermWithReason(dl.Class); err != nil {
-		p.o.Logger.WarnContext(ctx, "terminate failed; a redelivery repeats the dead letter as a duplicate", p.logAttrs(d, "error", err)...)
-	}
-	d.span.SetStatus(codes.Error, dl.Class)
-	d.span.SetAttributes(attribute.String("error.type", dl.Class), attribute.String("ingest.error_class", dl.Class), attribute.Int64("ingest.dlq_sequence", int64(seq)))
-	p.o.Metrics.deadLettered(ctx, dl.Class)
-	p.o.Logger.WarnContext(ctx, "event dead-lettered", p.logAttrs(d,
-		"outcome", OutcomeDeadLettered, "class", dl.Class, "error", dl.Err, "attempts", dl.Attempts, "dlq_sequence", seq,
-		"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
-	return OutcomeDeadLettered
+	return deadLettered(dl, seq)
 }

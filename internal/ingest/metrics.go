@@ -57,7 +57,7 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 	m := &Metrics{
 		outcomeAttrs: newAttrSets("outcome", string(OutcomeIngested), string(OutcomeRetry),
 			string(OutcomeDeadLettered), string(OutcomeHandedBack)),
-		classAttrs: newAttrSets("error_class", events.ClassInvalidEvent, events.ClassRejected, events.ClassExhausted),
+		classAttrs: newAttrSets("error_class", string(events.ClassInvalidEvent), string(events.ClassRejected), string(events.ClassExhausted)),
 		resultAttrs: newAttrSets("result", "ok", gqlapi.KindTransient.String(), gqlapi.KindRateLimited.String(),
 			gqlapi.KindRejected.String(), gqlapi.KindPermission.String(), gqlapi.KindUnauthorized.String()),
 		stateAttrs: newAttrSets("state", "miss", "pending", "created", "dead"),

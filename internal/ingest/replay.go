@@ -3,6 +3,7 @@ package ingest
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
@@ -28,11 +29,15 @@ func replays(r events.ReplayContext, e ledger.Entry) bool {
 	return e.State == ledger.StateDead && e.DLQSequence != 0 && replayOfSequence(r.Of) == e.DLQSequence
 }
 
-// takeReplay resets the entry for the replay d carries: no attempt charged and no call made
-// since it, and a replay count above every count the entry held, so the ids of its completion
+// takeReplay resets the entry for the replay d carries: pending again when it was dead, no
+// attempt charged and no call made since it, and a replay count above every count the entry held, so the ids of its completion
 // events stay distinct even when the delivery's count was forged or unreadable. The delivery
 // takes that count.
 func takeReplay(d *delivery, e *ledger.Entry) {
+	if e.State == ledger.StateDead {
+		e.State = ledger.StatePending
+		e.Class, e.Error, e.FailedAt, e.DLQSequence = "", "", time.Time{}, 0
+	}
 	e.Attempts, e.Calls = 0, 0
 	e.ReplayCount = max(d.replay.Count, e.ReplayCount+1)
 	e.ReplayOf = d.replay.Of

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/backoff"
 )
 
 // maxPulls bounds the pull requests a runner has out at once. Overlapping pulls keep slots
@@ -67,95 +69,134 @@ func NewRunner(cons jetstream.Consumer, handle Handler, pause *Pauser, o RunnerO
 // one). The slots of every outstanding pull plus the deliveries in flight never exceed the
 // concurrency, so the replica never holds more messages than it can handle.
 func (r *Runner) Run(ctx context.Context) error {
-	slots := make(chan struct{}, r.o.Concurrency)
-	for range r.o.Concurrency {
-		slots <- struct{}{}
-	}
-	pulls := make(chan struct{}, maxPulls)
-	// Work outlives ctx by the drain timeout so that in-flight deliveries can finish.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	// Each delivery sent on work holds a slot, so a worker is always free for it or about to
-	// be; a worker gives the slot back once the delivery is settled.
-	work := make(chan jetstream.Msg)
-	var workers sync.WaitGroup
-	for range r.o.Concurrency {
-		workers.Go(func() {
-			for msg := range work {
-				r.run(workCtx, msg)
-				slots <- struct{}{}
-			}
-		})
-	}
-	var wg sync.WaitGroup // the pulls' dispatchers
-	var health pullHealth
-
+	w := r.startWorkers(ctx)
 	for ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
+		n, ok := r.reserve(ctx, w)
+		if !ok {
 			continue
-		case <-r.pause.Resumed():
 		}
-		if fail := health.failures(); fail > 0 {
-			sleep(ctx, min(time.Duration(fail)*500*time.Millisecond, 10*time.Second))
-			if ctx.Err() != nil {
-				continue
-			}
-		}
-		// Take a pull (waiting for one to end if maxPulls are out), then one free slot
-		// (waiting for it), then every other free one.
-		select {
-		case <-ctx.Done():
-			continue
-		case pulls <- struct{}{}:
-		}
-		select {
-		case <-ctx.Done():
-			<-pulls
-			continue
-		case <-slots:
-		}
-		n := 1
-	more:
-		for n < r.o.Concurrency {
-			select {
-			case <-slots:
-				n++
-			default:
-				break more
-			}
-		}
+		r.pullFor(ctx, w, n)
+	}
+	r.drain(w)
+	return nil
+}
 
-		batch, err := r.pull(ctx, n)
-		if err != nil {
-			for range n {
-				slots <- struct{}{}
+// workers are the runner's slots, its pulls out, and the goroutines that handle deliveries.
+type workers struct {
+	slots chan struct{} // a token per free slot
+	pulls chan struct{} // a token per pull out
+	// work carries each pulled delivery to a worker; each holds a slot, so a worker is
+	// always free for it or about to be, and gives the slot back once it is settled.
+	work        chan jetstream.Msg
+	cancel      context.CancelFunc // cancels the work in flight (after the drain timeout)
+	handlers    sync.WaitGroup
+	dispatchers sync.WaitGroup // one per pull out
+	health      pullHealth
+}
+
+// startWorkers starts one worker per slot. Their work outlives ctx by the drain timeout, so
+// that in-flight deliveries can finish.
+func (r *Runner) startWorkers(ctx context.Context) *workers {
+	w := &workers{
+		slots: make(chan struct{}, r.o.Concurrency),
+		pulls: make(chan struct{}, maxPulls),
+		work:  make(chan jetstream.Msg),
+	}
+	for range r.o.Concurrency {
+		w.slots <- struct{}{}
+	}
+	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w.cancel = cancel
+	for range r.o.Concurrency {
+		w.handlers.Go(func() {
+			for msg := range w.work {
+				r.run(workCtx, msg)
+				w.slots <- struct{}{}
 			}
-			<-pulls
-			if ctx.Err() == nil {
-				r.pulled(&health, err)
-			}
-			continue
-		}
-		// The pull request is out: the consumer is bound.
-		if r.o.OnBound != nil {
-			r.o.OnBound(true, "")
-		}
-		wg.Go(func() {
-			started, err := r.dispatch(ctx, batch, work)
-			for range n - started {
-				slots <- struct{}{}
-			}
-			<-pulls
-			r.pulled(&health, err)
 		})
 	}
+	return w
+}
 
+// reserve waits until the replica may pull (not paused, past the backoff of failed pulls),
+// then takes a pull (waiting for one to end if maxPulls are out), then one free slot
+// (waiting for it), then every other free one. It returns the slots taken; false when ctx
+// ended first, having taken nothing.
+func (r *Runner) reserve(ctx context.Context, w *workers) (int, bool) {
+	select {
+	case <-ctx.Done():
+		return 0, false
+	case <-r.pause.Resumed():
+	}
+	if fail := w.health.failures(); fail > 0 {
+		sleep(ctx, pullRetry.Step(fail))
+		if ctx.Err() != nil {
+			return 0, false
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return 0, false
+	case w.pulls <- struct{}{}:
+	}
+	select {
+	case <-ctx.Done():
+		<-w.pulls
+		return 0, false
+	case <-w.slots:
+	}
+	n := 1
+	for n < r.o.Concurrency {
+		select {
+		case <-w.slots:
+			n++
+		default:
+			return n, true
+		}
+	}
+	return n, true
+}
+
+// pullFor sends a pull for the n slots reserved and leaves its messages to a dispatcher,
+// which gives back the slots no message took and the pull.
+func (r *Runner) pullFor(ctx context.Context, w *workers, n int) {
+	batch, err := r.pull(ctx, n)
+	if err != nil {
+		w.release(n)
+		<-w.pulls
+		if ctx.Err() == nil {
+			r.pulled(&w.health, err)
+		}
+		return
+	}
+	// The pull request is out: the consumer is bound.
+	if r.o.OnBound != nil {
+		r.o.OnBound(true, "")
+	}
+	w.dispatchers.Go(func() {
+		started, err := r.dispatch(ctx, batch, w.work)
+		w.release(n - started)
+		<-w.pulls
+		r.pulled(&w.health, err)
+	})
+}
+
+// release gives n slots back.
+func (w *workers) release(n int) {
+	for range n {
+		w.slots <- struct{}{}
+	}
+}
+
+// drain waits for the pulls out to end and the workers to settle what they hold; past the
+// drain timeout, their work is cancelled (each delivery then hands itself back).
+func (r *Runner) drain(w *workers) {
+	defer w.cancel()
 	done := make(chan struct{})
 	go func() {
-		wg.Wait()
-		close(work)
-		workers.Wait()
+		w.dispatchers.Wait()
+		close(w.work)
+		w.handlers.Wait()
 		close(done)
 	}()
 	t := time.NewTimer(r.o.DrainTimeout)
@@ -164,11 +205,13 @@ func (r *Runner) Run(ctx context.Context) error {
 	case <-done:
 	case <-t.C:
 		r.o.Logger.Warn("in-flight deliveries did not finish in time; cancelling them", "drain_timeout", r.o.DrainTimeout.String())
-		cancelWork()
+		w.cancel()
 		<-done
 	}
-	return nil
 }
+
+// pullRetry is the wait before a pull after failed ones, by the failures in a row.
+var pullRetry = backoff.Policy{Base: 500 * time.Millisecond, Max: 10 * time.Second}
 
 // pullHealth counts the pulls that failed in a row; the loop backs off by it.
 type pullHealth struct {
@@ -242,27 +285,35 @@ func (r *Runner) dispatch(ctx context.Context, p pulling, work chan<- jetstream.
 	return started, nil
 }
 
-// run handles one delivery, keeping it alive with InProgress every third of the ack wait.
+// run handles one delivery, keeping it alive with InProgress every third of the ack wait. The
+// signal is sent from a timer, so a delivery waiting for the request budget holds no goroutine
+// of its own besides its worker.
 func (r *Runner) run(ctx context.Context, msg jetstream.Msg) {
 	r.o.Metrics.inflight(ctx, 1)
 	defer r.o.Metrics.inflight(ctx, -1)
-	stop := make(chan struct{})
-	var hb sync.WaitGroup
-	hb.Go(func() {
-		t := time.NewTicker(max(r.o.AckWait/3, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if err := msg.InProgress(); err != nil {
-					r.o.Logger.Debug("in-progress signal failed", "error", err)
-				}
-			}
+	every := max(r.o.AckWait/3, 10*time.Millisecond)
+	var mu sync.Mutex // held while a signal is sent, so none is sent once the delivery ends
+	stopped := false
+	var t *time.Timer
+	mu.Lock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
+		if err := msg.InProgress(); err != nil {
+			r.o.Logger.Debug("in-progress signal failed", "error", err)
+		}
+		t.Reset(every)
 	})
-	defer func() { close(stop); hb.Wait() }()
+	mu.Unlock()
+	defer func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}()
 	r.handle(ctx, msg)
 }
 

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/backoff"
 )
 
 // ErrUnavailable means the shared budget could not be read or written: the
@@ -147,19 +148,17 @@ func (l *Limiter) retry(ctx context.Context, what string, op func(ctx context.Co
 
 // conflictPause is the pause before retrying after the n-th consecutive
 // conflict: none for the first two (the other writer has just finished),
-// then a random pause up to 1ms, 2ms, ... capped at 20ms, which breaks up
-// replicas that keep colliding.
+// then a random pause up to 1ms, 2ms, ... capped at 20ms ("full jitter"),
+// which breaks up replicas that keep colliding.
 func conflictPause(n int) time.Duration {
 	if n <= 2 {
 		return 0
 	}
-	limit := min(time.Millisecond<<min(n-3, 10), 20*time.Millisecond)
-	return rand.N(limit) + 1
+	return backoff.Policy{Base: time.Millisecond, Max: 20 * time.Millisecond}.Full(n - 2)
 }
 
 // errorPause is the pause before retrying after the n-th consecutive store
 // error: 25ms doubling up to 1s, with half of it random ("equal jitter").
 func errorPause(n int) time.Duration {
-	d := min(25*time.Millisecond<<min(n-1, 6), time.Second)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Policy{Base: 25 * time.Millisecond, Max: time.Second}.Equal(n)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,8 +19,8 @@ import (
 // ledger's created entry, which names the asset under the event's key, then (only once that
 // is durable) the completion event, then the ack. A later delivery thus finds the asset in
 // the ledger whenever its completion may have been published, without depending on a search.
-func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64, asset gqlapi.Asset) Outcome {
-	key := d.ev.Key
+func (p *Pipeline) ingested(ctx context.Context, d *delivery, asset gqlapi.Asset) verdict {
+	key, entry := d.ev.Key, d.entry
 	completion := events.Ingested{
 		Key:     key,
 		EventID: d.ev.ID, EventSource: d.ev.Source,
@@ -34,7 +33,7 @@ func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry
 	}
 	body, err := completion.Marshal()
 	if err != nil {
-		return p.systemic(ctx, d, "encoding asset.ingested", err)
+		return systemic("encoding asset.ingested", err)
 	}
 	recorded, err := p.ledger.RecordAsset(ctx, asset.ID, key, body)
 	switch {
@@ -42,30 +41,30 @@ func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry
 		// Another event's reconciliation adopted this asset first (two events with one name,
 		// one of them recovering from a crash). It is that event's now; the next delivery of
 		// this one reconciles, finds no asset of its own, and calls again.
-		return p.handBack(ctx, d, "the asset was recorded by another event", p.o.Backoff.Base)
+		return handBack("the asset was recorded by another event", p.o.Backoff.Base)
 	case err != nil:
-		return p.systemic(ctx, d, "recording the asset in the ledger", err)
+		return systemic("recording the asset in the ledger", err)
 	case recorded != nil:
 		// An earlier delivery recorded the asset and may have published its completion before
 		// it stopped: publish the same bytes.
 		body = recorded
 	}
 	entry.State, entry.AssetID, entry.Completion, entry.Owner = ledger.StateCreated, asset.ID, body, ""
-	entry, err = p.recordCreated(ctx, d, entry, rev)
+	err = p.recordCreated(ctx, d, entry)
 	switch {
 	case errors.Is(err, ledger.ErrConflict):
 		// Another delivery changed the entry meanwhile; the asset index names this event, so
 		// whoever continues reconciles to this asset. Hand back and let the ledger decide.
-		return p.handBack(ctx, d, "ledger entry changed while recording the asset", p.o.Backoff.Base)
+		return handBack("ledger entry changed while recording the asset", p.o.Backoff.Base)
 	case err != nil:
 		// Nothing was published: the next delivery reconciles.
-		return p.systemic(ctx, d, "recording the created asset in the ledger", err)
+		return systemic("recording the created asset in the ledger", err)
 	}
-	if _, err := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), events.CompletionHeader(), entry.Completion, completion.ID()); err != nil {
+	if _, err := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), events.CompletionHeader(), d.entry.Completion, completion.ID()); err != nil {
 		// The entry is created: the next delivery republishes the same completion.
-		return p.systemic(ctx, d, "publishing asset.ingested", err)
+		return systemic("publishing asset.ingested", err)
 	}
-	return p.ack(ctx, d, entry, asset.ID)
+	return ingestedAs(asset.ID, max(d.entry.Calls, 1))
 }
 
 // createdWriteRetries are the waits before each repeat of a failed write of the created
@@ -73,26 +72,28 @@ func (p *Pipeline) ingested(ctx context.Context, d *delivery, entry ledger.Entry
 // write lands only a search can find the asset again.
 var createdWriteRetries = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond}
 
-// recordCreated writes the created entry (read at revision rev), repeating a failed write a
-// few times, and returns the entry as stored. A conflict means the entry changed since it was
-// read: when it is already created with this asset (a repeat of a write whose answer was
-// lost, or another replica that adopted the asset), the stored entry is returned; otherwise
-// ledger.ErrConflict.
-func (p *Pipeline) recordCreated(ctx context.Context, d *delivery, entry ledger.Entry, rev uint64) (ledger.Entry, error) {
+// recordCreated writes the created entry over the delivery's, repeating a failed write a few
+// times, and leaves the entry as stored on the delivery. A conflict means the entry changed
+// since it was read: when it is already created with this asset (a repeat of a write whose
+// answer was lost, or another replica that adopted the asset), the stored entry is kept;
+// otherwise ledger.ErrConflict.
+func (p *Pipeline) recordCreated(ctx context.Context, d *delivery, entry ledger.Entry) error {
 	for i := 0; ; i++ {
-		_, err := p.ledger.Update(ctx, d.ev.Key, entry, rev)
+		rev, err := p.ledger.Update(ctx, d.ev.Key, entry, d.rev)
 		if err == nil {
-			return entry, nil
+			d.entry, d.rev = entry, rev
+			return nil
 		}
 		if errors.Is(err, ledger.ErrConflict) {
-			stored, _, gerr := p.ledger.Get(ctx, d.ev.Key)
+			stored, rev, gerr := p.ledger.Get(ctx, d.ev.Key)
 			if gerr == nil && stored.State == ledger.StateCreated && stored.AssetID == entry.AssetID {
-				return stored, nil
+				d.entry, d.rev = stored, rev
+				return nil
 			}
-			return entry, ledger.ErrConflict
+			return ledger.ErrConflict
 		}
 		if i == len(createdWriteRetries) {
-			return entry, err
+			return err
 		}
 		p.o.Logger.WarnContext(ctx, "writing the created entry failed; trying again", p.logAttrs(d, "error", err)...)
 		t := time.NewTimer(createdWriteRetries[i])
@@ -100,34 +101,20 @@ func (p *Pipeline) recordCreated(ctx context.Context, d *delivery, entry ledger.
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return entry, err
+			return err
 		}
 	}
 }
 
 // republishIngested answers a delivery of an event the ledger has as created: the stored
 // completion event again, byte for byte, and the ack, calling no API.
-func (p *Pipeline) republishIngested(ctx context.Context, d *delivery, entry ledger.Entry) Outcome {
+func (p *Pipeline) republishIngested(ctx context.Context, d *delivery) verdict {
 	var c events.Ingested
 	c.Key = d.ev.Key
-	if _, err := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), events.CompletionHeader(), entry.Completion, c.ID()); err != nil {
-		return p.systemic(ctx, d, "republishing asset.ingested", err)
+	if _, err := p.publish(ctx, events.IngestedSubject(d.ev.SourceToken), events.CompletionHeader(), d.entry.Completion, c.ID()); err != nil {
+		return systemic("republishing asset.ingested", err)
 	}
-	return p.ack(ctx, d, entry, entry.AssetID)
-}
-
-func (p *Pipeline) ack(ctx context.Context, d *delivery, entry ledger.Entry, assetID string) Outcome {
-	// The ledger makes a lost ack harmless: a redelivery republishes the same completion.
-	if err := d.settle.Ack(); err != nil {
-		p.o.Logger.WarnContext(ctx, "ack failed; a redelivery will republish the completion", p.logAttrs(d, "error", err)...)
-	}
-	// Guarded: the attributes cost allocations even when the level is off.
-	if p.o.Logger.Enabled(ctx, slog.LevelInfo) {
-		p.o.Logger.InfoContext(ctx, "event ingested", p.logAttrs(d,
-			"outcome", OutcomeIngested, "asset_id", assetID, "attempts", max(entry.Calls, 1),
-			"duration_ms", p.o.Now().Sub(d.start).Milliseconds())...)
-	}
-	return OutcomeIngested
+	return ingestedAs(d.entry.AssetID, max(d.entry.Calls, 1))
 }
 
 // publish sends one message under a producer span whose context its headers carry, with
