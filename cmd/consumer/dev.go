@@ -58,7 +58,7 @@ func cmdDev(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr
 		return err
 	}
 
-	if cfg.NATSURL == "" {
+	if cfg.NATS.URL == "" {
 		dir, err := filepath.Abs(filepath.Join(*dataDir, "nats"))
 		if err != nil {
 			return err
@@ -71,7 +71,7 @@ func cmdDev(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr
 			return err
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-		cfg.NATSURL = ns.ClientURL()
+		cfg.NATS.URL = ns.ClientURL()
 		if note := portNote(ns.Addr()); note != "" {
 			fmt.Fprintln(stdout, note)
 		}
@@ -79,7 +79,7 @@ func cmdDev(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr
 
 	if !externalAPI {
 		o := sandbox.DefaultOptions()
-		o.ClientID, o.ClientSecret = cfg.AmplienceClientID, cfg.AmplienceClientSecret
+		o.ClientID, o.ClientSecret = cfg.Amplience.ClientID, cfg.Amplience.ClientSecret
 		sb, err := sandbox.New(o)
 		if err != nil {
 			return err
@@ -93,16 +93,16 @@ func cmdDev(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr
 		wg.Go(func() { _ = serveHTTP(sctx, ln, sb.Handler(), sb.Close) })
 		defer func() { stopSandbox(); wg.Wait() }()
 		base := "http://" + ln.Addr().String()
-		cfg.AmplienceAPIURL, cfg.AmplienceAuthURL = base+"/graphql", base+"/oauth/token"
+		cfg.Amplience.APIURL, cfg.Amplience.AuthURL = base+"/graphql", base+"/oauth/token"
 	}
 
 	ready := func(httpAddr string) {
-		printDevBanner(stdout, cfg.NATSURL, cfg.AmplienceAPIURL, httpAddr)
-		if err := watchOutcomes(ctx, cfg.NATSURL, stdout); err != nil {
+		printDevBanner(stdout, cfg.NATS.URL, cfg.Amplience.APIURL, httpAddr)
+		if err := watchOutcomes(ctx, cfg.NATS.URL, stdout); err != nil {
 			fmt.Fprintln(stdout, "cannot watch outcomes:", err)
 		}
 		if *samples {
-			if err := publishSamples(ctx, cfg.NATSURL, stdout); err != nil {
+			if err := publishSamples(ctx, cfg.NATS.URL, stdout); err != nil {
 				fmt.Fprintln(stdout, "publishing the sample events failed:", err)
 			}
 		}

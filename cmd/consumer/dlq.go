@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/dlq"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/redact"
 )
@@ -227,6 +228,9 @@ func parseSelection(fs *flag.FlagSet, sf *selectionFlags, args []string, require
 // withTool connects with the operator's NATS settings, runs fn with a Tool
 // on the configured streams and maps the package's usage errors to exit 2.
 func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, fn func(*dlq.Tool) error) error {
+	// Only the stream names are used: strings, which always decode, so a problem of another
+	// variable of the part is not the tool's.
+	streams, _ := loadPart[config.Streams](ctx, getenv)
 	js, err := connectOperator(ctx, getenv, "consumer dlq", stderr)
 	if err != nil {
 		return err
@@ -234,8 +238,8 @@ func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, f
 	defer js.Conn().Close()
 	err = fn(&dlq.Tool{
 		JS:            js,
-		DLQStream:     envOr(getenv, "DLQ_STREAM", "ASSETS_DLQ"),
-		InboundStream: envOr(getenv, "INGEST_STREAM", "ASSETS"),
+		DLQStream:     streams.DLQ,
+		InboundStream: streams.Inbound,
 		Out:           stdout,
 		Err:           stderr,
 		In:            os.Stdin,
@@ -249,7 +253,7 @@ func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, f
 
 // connectOperator connects an operator's command to NATS with the NATS_*
 // settings of getenv (NATS_URL defaults to the dev server's). A malformed
-// NATS_URL is a usage error, reported before any attempt; the wait for an
+// NATS_URL is a configuration problem, reported before any attempt; the wait for an
 // unreachable server is logged on stderr and ends after dlqConnectTimeout.
 // The caller closes js.Conn().
 func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr io.Writer) (jetstream.JetStream, error) {
@@ -258,9 +262,6 @@ func connectOperator(ctx context.Context, getenv lookupEnv, name string, stderr 
 		return nil, err
 	}
 	url := o.URL
-	if err := broker.CheckURL(url); err != nil {
-		return nil, usageError{err.Error()}
-	}
 	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cctx, cancel := context.WithTimeout(ctx, dlqConnectTimeout)
 	defer cancel()

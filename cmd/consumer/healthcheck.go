@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
 )
 
 const healthcheckSynopsis = `Exits 0 when the local service's /healthz answers 200 (the process is alive), 1 otherwise;
@@ -22,9 +24,12 @@ func cmdHealthcheck(ctx context.Context, args []string, getenv lookupEnv, stdout
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	addr, ok := getenv("HTTP_ADDR")
-	if !ok || addr == "" {
-		addr = ":8080"
+	// Only HTTP_ADDR is used: a string, which always decodes.
+	tel, _ := loadPart[config.Telemetry](ctx, getenv)
+	addr := tel.HTTPAddr
+	if addr == "" {
+		// Set but empty: the default, as when unset.
+		addr = config.Defaults()["HTTP_ADDR"]
 	}
 	path := "/healthz"
 	if *ready {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/sethvargo/go-envconfig"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
@@ -76,22 +74,21 @@ func cmdPublish(ctx context.Context, args []string, getenv lookupEnv, stdout, st
 	return publishEvents(ctx, js, f, body, stdout, stderr)
 }
 
-// natsOptions are the NATS connection settings of the operator's environment, read through
-// the configuration as for 'run' (NATS_PASSWORD_FILE and NATS_TOKEN_FILE included); NATS_URL
-// defaults to the dev server's. Only problems with NATS_* variables are reported.
+// natsOptions are the NATS connection settings of the operator's environment, read and
+// checked as for 'run' (NATS_PASSWORD_FILE and NATS_TOKEN_FILE included); NATS_URL defaults to
+// the dev server's. Only problems with NATS_* variables are reported.
 func natsOptions(ctx context.Context, getenv lookupEnv, name string) (broker.ConnectOptions, error) {
-	cfg, err := config.Load(ctx, envconfig.LookuperFunc(getenv), nil)
-	var problems config.Problems
-	if err != nil && !errors.As(err, &problems) {
+	n, err := loadPart[config.NATS](ctx, getenv)
+	if err != nil {
 		return broker.ConnectOptions{}, err
 	}
-	if p := problems.Concerning("NATS_"); len(p) > 0 {
+	if n.URL == "" {
+		n.URL = "nats://127.0.0.1:4222"
+	}
+	if p := n.Validate(); len(p) > 0 {
 		return broker.ConnectOptions{}, p
 	}
-	o := cfg.NATSOptions(name)
-	if o.URL == "" {
-		o.URL = "nats://127.0.0.1:4222"
-	}
+	o := n.Options(name)
 	o.ConnectTimeout = 5 * time.Second
 	return o, nil
 }

@@ -39,6 +39,8 @@ func TestOperatorToolsReadNATSSecretFiles(t *testing.T) {
 		{name: "missing token file", env: map[string]string{"NATS_TOKEN_FILE": file + ".missing"},
 			args: []string{"dlq", "list"}, code: 2, stderr: "NATS_TOKEN_FILE: the secret file"},
 		{name: "without the token", args: []string{"dlq", "list"}, code: 1, stderr: "unreachable or refused"},
+		{name: "a user without a password", env: map[string]string{"NATS_USER": "u"},
+			args: []string{"dlq", "list"}, code: 2, stderr: "NATS_USER is set but NATS_PASSWORD is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,21 +32,20 @@ func cmdRun(ctx context.Context, args []string, getenv lookupEnv, stdout, stderr
 	return serve(ctx, cfg, getenv, stderr, nil)
 }
 
-// loadConfig reads and checks the configuration, returning every problem at once.
+// loadPart reads part T of the configuration (or the whole of it) from getenv, secrets given
+// as NAME_FILE included: every command reads its settings through it.
+func loadPart[T config.Part](ctx context.Context, getenv lookupEnv) (T, error) {
+	return config.Load[T](ctx, envconfig.LookuperFunc(getenv), nil)
+}
+
+// loadConfig reads and validates the whole configuration, returning every problem at once.
 func loadConfig(ctx context.Context, getenv lookupEnv, needNATSURL bool) (config.Config, error) {
-	cfg, err := config.Load(ctx, envconfig.LookuperFunc(getenv), nil)
+	cfg, err := loadPart[config.Config](ctx, getenv)
 	var problems config.Problems
 	if err != nil && !errors.As(err, &problems) {
 		return cfg, err
 	}
-	problems = config.Combine(problems, cfg.Check(needNATSURL))
-	if _, _, perr := service.Parsed(cfg); perr != nil {
-		var more config.Problems
-		if errors.As(perr, &more) {
-			problems = append(problems, more...)
-		}
-	}
-	if len(problems) > 0 {
+	if problems = config.Combine(problems, cfg.Validate(needNATSURL)); len(problems) > 0 {
 		return cfg, problems
 	}
 	return cfg, nil
@@ -54,7 +53,7 @@ func loadConfig(ctx context.Context, getenv lookupEnv, needNATSURL bool) (config
 
 // serve sets up logging and telemetry and runs the service until ctx ends.
 func serve(ctx context.Context, cfg config.Config, getenv lookupEnv, logOut io.Writer, ready func(string)) error {
-	log, err := telemetry.NewLogger(logOut, cfg.LogLevel, cfg.LogFormat)
+	log, err := telemetry.NewLogger(logOut, cfg.Telemetry.LogLevel, cfg.Telemetry.LogFormat)
 	if err != nil {
 		return config.Problems{err.Error()}
 	}

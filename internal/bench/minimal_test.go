@@ -54,7 +54,7 @@ func (r *rig) startMinimal(concurrency int, ledger bool) {
 	tb.Helper()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = concurrency
-	m := &minimal{r: r, concurrency: concurrency, ledger: ledger, client: &http.Client{Transport: tr, Timeout: r.cfg.AmplienceTimeout}}
+	m := &minimal{r: r, concurrency: concurrency, ledger: ledger, client: &http.Client{Transport: tr, Timeout: r.cfg.Amplience.Timeout}}
 	if err := m.fetchToken(); err != nil {
 		tb.Fatalf("minimal loop: %v", err)
 	}
@@ -96,7 +96,7 @@ func (r *rig) startMinimal(concurrency int, ledger bool) {
 
 func (m *minimal) fetchToken() error {
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}}
-	resp, err := m.client.PostForm(m.r.cfg.AmplienceAuthURL, form)
+	resp, err := m.client.PostForm(m.r.cfg.Amplience.AuthURL, form)
 	if err != nil {
 		return fmt.Errorf("fetching a token: %w", err)
 	}
@@ -168,7 +168,7 @@ func (m *minimal) handle(msg jetstream.Msg) error {
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 		return fmt.Errorf("decoding the event: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), m.r.cfg.AmplienceTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), m.r.cfg.Amplience.Timeout)
 	defer cancel()
 	var key string
 	var rev uint64
@@ -190,7 +190,7 @@ func (m *minimal) handle(msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.r.cfg.AmplienceAPIURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.r.cfg.Amplience.APIURL, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/natstest"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/service"
 )
 
 // Credentials and repository the sandbox and every configuration of this package share.
@@ -94,14 +93,14 @@ func newRig(tb testing.TB, env map[string]string, sb func(*sandbox.Options)) *ri
 	for k, v := range env {
 		vars[k] = v
 	}
-	r.cfg, err = config.Load(context.Background(), envconfig.MapLookuper(vars), nil)
+	r.cfg, err = config.Load[config.Config](context.Background(), envconfig.MapLookuper(vars), nil)
 	if err != nil {
 		tb.Fatalf("loading the benchmark configuration: %v", err)
 	}
-	if p := r.cfg.Check(true); len(p) > 0 {
+	if p := r.cfg.Validate(true); len(p) > 0 {
 		tb.Fatalf("benchmark configuration: %v", p)
 	}
-	r.bound, err = broker.Ensure(context.Background(), r.js, service.Resources(r.cfg), slog.New(slog.DiscardHandler))
+	r.bound, err = broker.Ensure(context.Background(), r.js, r.cfg.Resources(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatalf("creating the JetStream resources: %v", err)
 	}

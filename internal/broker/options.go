@@ -17,7 +17,9 @@ import (
 // authOptions checks the authentication and TLS settings of o and turns them
 // into nats options. Every problem is reported, joined into one error whose
 // message names the environment variables involved; no message contains a
-// secret.
+// secret. Settings that only make sense together (user and password,
+// certificate and key) are the configuration's to explain; they are only
+// guarded here.
 func authOptions(o ConnectOptions) ([]nats.Option, error) {
 	var (
 		opts     []nats.Option
@@ -66,10 +68,9 @@ func authOptions(o ConnectOptions) ([]nats.Option, error) {
 		}
 	}
 	switch {
-	case o.User != "" && o.Password == "":
-		fail("NATS_USER is set but NATS_PASSWORD is empty; set both or neither")
-	case o.User == "" && o.Password != "":
-		fail("NATS_PASSWORD is set but NATS_USER is empty; set both or neither")
+	case (o.User == "") != (o.Password == ""):
+		// The configuration says which variable is missing; this guards other callers.
+		fail("User and Password go together")
 	case o.User != "":
 		methods = append(methods, "NATS_USER/NATS_PASSWORD")
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
@@ -164,10 +165,9 @@ func tlsConfig(o ConnectOptions) (*tls.Config, error) {
 		}
 	}
 	switch {
-	case o.TLSCert != "" && o.TLSKey == "":
-		problems = append(problems, errors.New("NATS_TLS_CERT is set but NATS_TLS_KEY is empty; set both or neither"))
-	case o.TLSCert == "" && o.TLSKey != "":
-		problems = append(problems, errors.New("NATS_TLS_KEY is set but NATS_TLS_CERT is empty; set both or neither"))
+	case (o.TLSCert == "") != (o.TLSKey == ""):
+		// The configuration says which variable is missing; this guards other callers.
+		problems = append(problems, errors.New("TLSCert and TLSKey go together"))
 	case o.TLSCert != "":
 		for _, f := range []struct{ name, path string }{{"NATS_TLS_CERT", o.TLSCert}, {"NATS_TLS_KEY", o.TLSKey}} {
 			if err := checkReadable(f.path); err != nil {

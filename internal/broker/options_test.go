@@ -17,10 +17,10 @@ func TestConnectRejectsInvalidOptions(t *testing.T) {
 		want []string // parts of the error message
 	}{
 		{"empty URL", ConnectOptions{}, []string{"NATS_URL is empty"}},
-		{"user without password", ConnectOptions{URL: "nats://h:4222", User: "u"}, []string{"NATS_USER is set but NATS_PASSWORD is empty"}},
-		{"password without user", ConnectOptions{URL: "nats://h:4222", Password: testPassword}, []string{"NATS_PASSWORD is set but NATS_USER is empty"}},
-		{"cert without key", ConnectOptions{URL: "nats://h:4222", TLSCert: notPEM}, []string{"NATS_TLS_CERT is set but NATS_TLS_KEY is empty"}},
-		{"key without cert", ConnectOptions{URL: "nats://h:4222", TLSKey: notPEM}, []string{"NATS_TLS_KEY is set but NATS_TLS_CERT is empty"}},
+		{"user without password", ConnectOptions{URL: "nats://h:4222", User: "u"}, []string{"User and Password go together"}},
+		{"password without user", ConnectOptions{URL: "nats://h:4222", Password: testPassword}, []string{"User and Password go together"}},
+		{"cert without key", ConnectOptions{URL: "nats://h:4222", TLSCert: notPEM}, []string{"TLSCert and TLSKey go together"}},
+		{"key without cert", ConnectOptions{URL: "nats://h:4222", TLSKey: notPEM}, []string{"TLSCert and TLSKey go together"}},
 		{"unreadable creds", ConnectOptions{URL: "nats://h:4222", CredsFile: missing}, []string{"NATS_CREDS: cannot read the file", "no such file"}},
 		{"unreadable nkey", ConnectOptions{URL: "nats://h:4222", NKeySeedFile: missing}, []string{"NATS_NKEY: cannot read the file"}},
 		{"creds is a directory", ConnectOptions{URL: "nats://h:4222", CredsFile: dir}, []string{"NATS_CREDS: " + dir + " is a directory"}},
@@ -34,7 +34,7 @@ func TestConnectRejectsInvalidOptions(t *testing.T) {
 		{"malformed URL with password", ConnectOptions{URL: "nats://u:" + testPassword + "@[::1:4222"}, []string{"NATS_URL server 1 is not a valid URL"}},
 		{"http scheme", ConnectOptions{URL: "http://h:4222"}, []string{`NATS_URL server 1 is not a valid URL: scheme "http" is not one of nats, tls, ws or wss`}},
 		{"missing colon", ConnectOptions{URL: "nats//h:4222"}, []string{"NATS_URL server 1 is not a valid URL: it has a path or query after the host"}},
-		{"several problems", ConnectOptions{User: "u", TLSCert: notPEM}, []string{"NATS_URL is empty", "NATS_USER is set", "NATS_TLS_CERT is set"}},
+		{"several problems", ConnectOptions{User: "u", TLSCert: notPEM}, []string{"NATS_URL is empty", "User and Password", "TLSCert and TLSKey"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

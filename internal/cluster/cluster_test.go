@@ -83,11 +83,11 @@ func replicaEnv(natsURL, sandboxURL string, overrides map[string]string) map[str
 // stops when the test ends, if it has not been stopped before.
 func startReplica(tb testing.TB, name string, env map[string]string) *replica {
 	tb.Helper()
-	cfg, err := config.Load(context.Background(), envconfig.MapLookuper(env), nil)
+	cfg, err := config.Load[config.Config](context.Background(), envconfig.MapLookuper(env), nil)
 	if err != nil {
 		tb.Fatalf("loading the configuration of %s: %v", name, err)
 	}
-	if p := cfg.Check(true); len(p) > 0 {
+	if p := cfg.Validate(true); len(p) > 0 {
 		tb.Fatalf("configuration of %s: %v", name, p)
 	}
 	tel, err := telemetry.Setup(context.Background(), telemetry.Options{

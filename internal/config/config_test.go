@@ -29,7 +29,7 @@ func load(t *testing.T, env map[string]string, files map[string]string) (Config,
 		}
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
-	return Load(context.Background(), envconfig.MapLookuper(env), read)
+	return Load[Config](context.Background(), envconfig.MapLookuper(env), read)
 }
 
 func TestDefaults(t *testing.T) {
@@ -38,41 +38,19 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := cfg.Check(true); len(p) > 0 {
+	if p := cfg.Validate(true); len(p) > 0 {
 		t.Fatalf("a complete configuration has problems: %v", p)
 	}
-	got := []any{cfg.IngestStream, cfg.IngestSubjects, cfg.IngestDurable, cfg.ResultsStream, cfg.DLQStream,
-		cfg.LedgerBucket, cfg.Concurrency, cfg.MaxAckPending, cfg.MaxAttempts, cfg.BackoffBase, cfg.BackoffMax,
-		cfg.EffectiveMaxDeliver(), cfg.AckWait, cfg.AllowHTTP, cfg.CreateResources, cfg.StreamReplicas,
-		cfg.HTTPAddr, cfg.LogLevel, cfg.LogFormat, cfg.RateLimit, cfg.AmplienceTimeout, cfg.AmplienceAPIURL, cfg.AmplienceAuthURL}
+	got := []any{cfg.Streams.Inbound, cfg.Streams.Subjects, cfg.Streams.Durable, cfg.Streams.Results, cfg.Streams.DLQ,
+		cfg.Streams.LedgerBucket, cfg.Ingest.Concurrency, cfg.Ingest.MaxAckPending, cfg.Ingest.MaxAttempts, cfg.Ingest.BackoffBase, cfg.Ingest.BackoffMax,
+		cfg.Ingest.EffectiveMaxDeliver(), cfg.Ingest.AckWait, cfg.Ingest.AllowHTTP, cfg.Streams.Create, cfg.Streams.Replicas,
+		cfg.Telemetry.HTTPAddr, cfg.Telemetry.LogLevel, cfg.Telemetry.LogFormat, cfg.Amplience.RateLimit.String(), cfg.Amplience.Timeout, cfg.Amplience.APIURL, cfg.Amplience.AuthURL}
 	want := []any{"ASSETS", []string{"assets.published.>"}, "asset-ingest", "ASSET_RESULTS", "ASSETS_DLQ",
 		"asset_ingest_ledger", 64, 1000, 8, time.Second, 10 * time.Minute,
 		100, time.Minute, false, true, 1,
 		":8080", "info", "json", "60/m", 30 * time.Second, "https://api.amplience.net/graphql", "https://auth.amplience.net/oauth/token"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
-	}
-}
-
-func TestEffectiveMaxDeliver(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name     string
-		attempts int
-		set      int
-		want     int
-	}{
-		{"floor of 100", 8, 0, 100},
-		{"four times the attempts", 40, 0, 160},
-		{"explicit", 8, 50, 50},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c := Config{MaxAttempts: tc.attempts, MaxDeliver: tc.set}
-			if got := c.EffectiveMaxDeliver(); got != tc.want {
-				t.Errorf("EffectiveMaxDeliver() = %d, want %d", got, tc.want)
-			}
-		})
 	}
 }
 
@@ -89,30 +67,13 @@ func TestEveryProblemIsListedAtOnce(t *testing.T) {
 	if !errors.As(err, &p) {
 		t.Fatalf("Load error %v, want Problems", err)
 	}
-	p = append(p, cfg.Check(true)...)
+	p = append(p, cfg.Validate(true)...)
 	text := p.Error()
 	for _, want := range []string{"INGEST_ACK_WAIT", "INGEST_CONCURRENCY", "LOG_LEVEL", "NATS_URL is empty",
 		"AMPLIENCE_CLIENT_ID is empty", "AMPLIENCE_CLIENT_SECRET is empty", "AMPLIENCE_TIMEOUT (1m30s) must be below two thirds of INGEST_ACK_WAIT"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("problems do not mention %q:\n%s", want, text)
 		}
-	}
-}
-
-func TestPATAndClientCredentialsTogetherAreRefused(t *testing.T) {
-	t.Parallel()
-	env := complete()
-	env["AMPLIENCE_PAT"] = "amp_pat_abc"
-	cfg, err := load(t, env, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := cfg.Check(true)
-	if len(p) != 1 || !strings.Contains(p[0], "AMPLIENCE_PAT and AMPLIENCE_CLIENT_ID") {
-		t.Errorf("problems = %v, want the PAT/credentials conflict", p)
-	}
-	if strings.Contains(p.Error(), "amp_pat_abc") || strings.Contains(p.Error(), "s3cret") {
-		t.Errorf("a problem quotes a secret: %v", p)
 	}
 }
 
@@ -127,8 +88,8 @@ func TestSecretsFromFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := map[string]string{
-				"AMPLIENCE_CLIENT_SECRET": cfg.AmplienceClientSecret, "AMPLIENCE_PAT": cfg.AmpliencePAT,
-				"NATS_PASSWORD": cfg.NATSPassword, "NATS_TOKEN": cfg.NATSToken,
+				"AMPLIENCE_CLIENT_SECRET": cfg.Amplience.ClientSecret, "AMPLIENCE_PAT": cfg.Amplience.PAT,
+				"NATS_PASSWORD": cfg.NATS.Password, "NATS_TOKEN": cfg.NATS.Token,
 			}[name]
 			if got != "from-file" {
 				t.Errorf("%s = %q, want the file's content without the newline", name, got)
@@ -167,7 +128,7 @@ func TestSecretFileProblems(t *testing.T) {
 				}
 				return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 			}
-			_, err := Load(context.Background(), envconfig.MapLookuper(tc.env), read)
+			_, err := Load[Config](context.Background(), envconfig.MapLookuper(tc.env), read)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want it to contain %q", err, tc.want)
 			}
@@ -243,47 +204,13 @@ func TestAmplienceTimeoutDefaultFollowsAckWait(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.AmplienceTimeout != tc.want {
-				t.Errorf("AMPLIENCE_TIMEOUT = %s, want %s", cfg.AmplienceTimeout, tc.want)
+			if cfg.Amplience.Timeout != tc.want {
+				t.Errorf("AMPLIENCE_TIMEOUT = %s, want %s", cfg.Amplience.Timeout, tc.want)
 			}
-			if p := cfg.Check(true); len(p) > 0 {
+			if p := cfg.Validate(true); len(p) > 0 {
 				t.Errorf("problems: %v", p)
 			}
 		})
-	}
-}
-
-func TestMalformedNATSURLIsAProblem(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name, url, want string
-	}{
-		{"http scheme", "http://nats:4222", `NATS_URL server 1 (http://nats:4222) is not a valid NATS URL: scheme "http" is not one of nats, tls, ws or wss`},
-		{"missing colon", "nats//nats:4222", `NATS_URL server 1 (nats//nats:4222) is not a valid NATS URL: it has a path or query after the host`},
-		{"second of two", "nats://a:4222,https://b", `NATS_URL server 2 (https://b) is not a valid NATS URL`},
-		{"no host", "nats://:4222", `NATS_URL server 1 (nats://:4222) is not a valid NATS URL: it has no host name`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			env := complete()
-			env["NATS_URL"] = tc.url
-			cfg, err := load(t, env, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := cfg.Check(true)
-			if len(p) != 1 || !strings.Contains(p[0], tc.want) {
-				t.Errorf("problems = %q, want one containing %q", p, tc.want)
-			}
-		})
-	}
-	for _, ok := range []string{"nats://nats:4222", "nats:4222", "tls://a:4222, nats://b:4222", "wss://nats.example.com/", "nats://u:p@host:4222"} {
-		cfg := Config{NATSURL: ok}
-		for _, p := range cfg.Check(true) {
-			if strings.Contains(p, "NATS_URL") {
-				t.Errorf("NATS_URL %q: %s", ok, p)
-			}
-		}
 	}
 }
 
@@ -295,58 +222,10 @@ func TestCombineLeavesOutWhatAFileProblemExplains(t *testing.T) {
 	if !errors.As(err, &p) {
 		t.Fatalf("Load error %v, want Problems", err)
 	}
-	got := Combine(p, cfg.Check(true))
+	got := Combine(p, cfg.Validate(true))
 	want := Problems{"AMPLIENCE_CLIENT_SECRET_FILE is set but empty; set it to the path of the file holding AMPLIENCE_CLIENT_SECRET, or unset it"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
-	}
-}
-
-// TestAmplienceURLs: the token and API URLs carry the client secret and tokens, so they must be
-// https unless their host is loopback, or AMPLIENCE_ALLOW_HTTP opts in for a test setup.
-func TestAmplienceURLs(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		env     map[string]string
-		refused []string // variables named by a problem
-	}{
-		{name: "https", env: map[string]string{"AMPLIENCE_API_URL": "https://api.example.com/graphql", "AMPLIENCE_AUTH_URL": "https://auth.example.com/oauth/token"}},
-		{name: "http on 127.0.0.1", env: map[string]string{"AMPLIENCE_API_URL": "http://127.0.0.1:8090/graphql", "AMPLIENCE_AUTH_URL": "http://127.0.0.1:8090/oauth/token"}},
-		{name: "http on 127.1.2.3", env: map[string]string{"AMPLIENCE_API_URL": "http://127.1.2.3/graphql"}},
-		{name: "http on ::1", env: map[string]string{"AMPLIENCE_API_URL": "http://[::1]:8090/graphql"}},
-		{name: "http on localhost", env: map[string]string{"AMPLIENCE_AUTH_URL": "http://LocalHost:8090/oauth/token"}},
-		{name: "http on a service name", env: map[string]string{"AMPLIENCE_API_URL": "http://sandbox:8090/graphql", "AMPLIENCE_AUTH_URL": "http://sandbox:8090/oauth/token"},
-			refused: []string{"AMPLIENCE_API_URL", "AMPLIENCE_AUTH_URL"}},
-		{name: "http on a public name", env: map[string]string{"AMPLIENCE_AUTH_URL": "http://auth.amplience.net/oauth/token"}, refused: []string{"AMPLIENCE_AUTH_URL"}},
-		{name: "http on a private address", env: map[string]string{"AMPLIENCE_API_URL": "http://10.0.0.7/graphql"}, refused: []string{"AMPLIENCE_API_URL"}},
-		{name: "http on a name that starts like loopback", env: map[string]string{"AMPLIENCE_API_URL": "http://127.0.0.1.example.com/graphql"}, refused: []string{"AMPLIENCE_API_URL"}},
-		{name: "http on a service name, opted in", env: map[string]string{"AMPLIENCE_API_URL": "http://sandbox:8090/graphql", "AMPLIENCE_AUTH_URL": "http://sandbox:8090/oauth/token", "AMPLIENCE_ALLOW_HTTP": "true"}},
-		{name: "auth URL unused with a PAT", env: map[string]string{"AMPLIENCE_CLIENT_ID": "", "AMPLIENCE_CLIENT_SECRET": "", "AMPLIENCE_PAT": "amp_pat_x", "AMPLIENCE_AUTH_URL": "http://auth.example.com/token"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			env := complete()
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			cfg, err := load(t, env, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var refused []string
-			for _, p := range cfg.Check(true) {
-				name, _, _ := strings.Cut(p, " ")
-				refused = append(refused, name)
-				if !strings.Contains(p, "https") || !strings.Contains(p, "AMPLIENCE_ALLOW_HTTP") {
-					t.Errorf("problem %q does not say what to do", p)
-				}
-			}
-			if diff := cmp.Diff(tt.refused, refused); diff != "" {
-				t.Errorf("refused variables (-want +got):\n%s", diff)
-			}
-		})
 	}
 }
 
@@ -375,7 +254,7 @@ func TestTimeoutBelowTwoThirdsOfAckWait(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := []string(cfg.Check(true))
+			got := []string(cfg.Validate(true))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}

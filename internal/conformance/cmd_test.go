@@ -181,14 +181,14 @@ func TestSpec_Configuration_SecretsFromFiles(t *testing.T) {
 		name string
 		get  func(config.Config) string
 	}{
-		{"AMPLIENCE_CLIENT_SECRET", func(c config.Config) string { return c.AmplienceClientSecret }},
-		{"AMPLIENCE_PAT", func(c config.Config) string { return c.AmpliencePAT }},
-		{"NATS_PASSWORD", func(c config.Config) string { return c.NATSPassword }},
-		{"NATS_TOKEN", func(c config.Config) string { return c.NATSToken }},
+		{"AMPLIENCE_CLIENT_SECRET", func(c config.Config) string { return c.Amplience.ClientSecret }},
+		{"AMPLIENCE_PAT", func(c config.Config) string { return c.Amplience.PAT }},
+		{"NATS_PASSWORD", func(c config.Config) string { return c.NATS.Password }},
+		{"NATS_TOKEN", func(c config.Config) string { return c.NATS.Token }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := config.Load(t.Context(), envconfig.MapLookuper(map[string]string{tc.name + "_FILE": secretFile(t, "from-a-file")}), nil)
+			cfg, err := config.Load[config.Config](t.Context(), envconfig.MapLookuper(map[string]string{tc.name + "_FILE": secretFile(t, "from-a-file")}), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

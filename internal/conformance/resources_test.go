@@ -230,7 +230,7 @@ func TestSpec_NATSResources_MismatchesRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := prepared(t, inboundConfig(), tc.cons)
-			e.Config.CreateResources = tc.create == "true"
+			e.Config.Streams.Create = tc.create == "true"
 			err := runService(t, e)
 			var ce *broker.ConfigError
 			if !errors.As(err, &ce) {

@@ -82,11 +82,11 @@ func TestComposeConsumerEnvironment(t *testing.T) {
 			t.Errorf("consumer sets %s, which the service does not read (config.Variables() has no such variable)", name)
 		}
 	}
-	cfg, err := config.Load(context.Background(), mapLookuper(e), nil)
+	cfg, err := config.Load[config.Config](context.Background(), mapLookuper(e), nil)
 	if err != nil {
 		t.Fatalf("the consumer's environment does not load: %v", err)
 	}
-	if problems := cfg.Check(true); len(problems) > 0 {
+	if problems := cfg.Validate(true); len(problems) > 0 {
 		t.Errorf("`consumer run` would refuse the consumer's environment: %v", problems)
 	}
 	for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"} {

@@ -9,14 +9,13 @@ import (
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/service"
 )
 
 // publishBacklog creates the service's JetStream resources and publishes one event per name,
 // so that the service finds a backlog when it starts and sends it in batches.
 func (r *rig) publishBacklog(names []string) {
 	r.t.Helper()
-	if _, err := broker.Ensure(r.t.Context(), r.JS, service.Resources(r.Config), slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := broker.Ensure(r.t.Context(), r.JS, r.Config.Resources(), slog.New(slog.DiscardHandler)); err != nil {
 		r.t.Fatalf("creating the resources: %v", err)
 	}
 	r.publish(names...)

@@ -313,5 +313,11 @@ func budgetError(op string, err error) error {
 		// The service is stopping.
 		return fmt.Errorf("%s waited for the request budget: %w", op, err)
 	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		// The Limiter classified its refusal itself (KindUnavailable).
+		classified := *e
+		classified.Op = op
+		return &classified
+	}
 	return &Error{Kind: KindRateLimited, Op: op, Message: "waiting for the request budget", Err: err}
 }

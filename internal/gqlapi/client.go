@@ -19,8 +19,9 @@ import (
 type Limiter interface {
 	// Wait blocks until one API request may be sent. An error means no request may be sent:
 	// when ctx ended, or the error wraps ErrNotSent (the limiter refused because the service
-	// is stopping), the Client returns an error wrapping ErrNotSent; otherwise an *Error of
-	// KindRateLimited.
+	// is stopping), the Client returns an error wrapping ErrNotSent; when the error is an
+	// *Error (KindUnavailable: the budget cannot be read), that *Error for the operation;
+	// otherwise an *Error of KindRateLimited.
 	Wait(ctx context.Context) error
 	// Report429 tells the limiter the API answered 429; retryAfter is the wait the answer
 	// asked for, 0 when it gave none.

@@ -39,6 +39,10 @@ const (
 	// API answered 401 (or UNAUTHENTICATED) again after one token refresh and one repeat.
 	// Systemic until an operator fixes the credentials or the token URL.
 	KindUnauthorized
+	// KindUnavailable: the shared request budget could not be read (the Limiter said so), so
+	// no request was sent. It is not the API's fault nor the event's, and never a call made:
+	// systemic until the budget's store answers again.
+	KindUnavailable
 )
 
 // String returns the kind's metric and log label, such as "rate_limited".
@@ -54,6 +58,8 @@ func (k Kind) String() string {
 		return "permission"
 	case KindUnauthorized:
 		return "unauthorized"
+	case KindUnavailable:
+		return "budget_unavailable"
 	default:
 		return fmt.Sprintf("kind(%d)", int(k))
 	}

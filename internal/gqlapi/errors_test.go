@@ -77,6 +77,41 @@ func TestLimiterClosedIsNotSent(t *testing.T) {
 	}
 }
 
+// A limiter that cannot read the shared budget says so with its own *Error of KindUnavailable:
+// the caller learns that nothing was sent and that the budget, not the API, failed, whether the
+// call went alone or waited in a batch.
+func TestLimiterUnavailable(t *testing.T) {
+	t.Parallel()
+	store := errors.New("the budget's store does not answer")
+	for _, batched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batched=%v", batched), func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAmplience(t)
+			lim := &fakeLimiter{err: &Error{Kind: KindUnavailable, Message: "the shared request budget cannot be read", Err: store}}
+			c := newTestClient(t, f, func(o *Options) { o.Limiter = lim })
+			var err error
+			if batched {
+				b, berr := NewBatcher(c, BatchOptions{Size: 25})
+				if berr != nil {
+					t.Fatal(berr)
+				}
+				_, err = b.CreateAsset(t.Context(), testInput)
+			} else {
+				_, err = c.CreateAsset(t.Context(), testInput)
+			}
+			if KindOf(err) != KindUnavailable || !errors.Is(err, store) {
+				t.Errorf("CreateAsset error = %v (kind %v), want budget_unavailable wrapping the limiter's error", err, KindOf(err))
+			}
+			if e, ok := errors.AsType[*Error](err); !ok || e.Op != "CreateAsset" {
+				t.Errorf("CreateAsset error = %#v, want an *Error of operation CreateAsset", err)
+			}
+			if n := len(f.requests()); n != 0 {
+				t.Errorf("API requests = %d, want none", n)
+			}
+		})
+	}
+}
+
 func TestParseRetryAfter(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)

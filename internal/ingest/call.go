@@ -8,7 +8,6 @@ import (
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/ratelimit"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
 )
 
@@ -300,7 +299,7 @@ func mayHaveCreated(err error) bool {
 
 // budgetUnavailable reports whether the shared request budget could not be read.
 func budgetUnavailable(err error) bool {
-	return errors.Is(err, ratelimit.ErrUnavailable)
+	return gqlapi.KindOf(err) == gqlapi.KindUnavailable
 }
 
 // toInput maps the event's validated fields onto Amplience's CreateAssetInput.

@@ -28,7 +28,7 @@ func TestHealthEndpointsAnswerBeforeNATSIsReachable(t *testing.T) {
 	natsURL := "nats://" + closed.Addr().String()
 	closed.Close() // nothing listens there now
 
-	cfg, err := config.Load(context.Background(), envconfig.MapLookuper(map[string]string{
+	cfg, err := config.Load[config.Config](context.Background(), envconfig.MapLookuper(map[string]string{
 		"NATS_URL": natsURL, "AMPLIENCE_CLIENT_ID": "id", "AMPLIENCE_CLIENT_SECRET": "secret",
 	}), nil)
 	if err != nil {

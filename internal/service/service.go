@@ -7,7 +7,6 @@ package service
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,11 +22,8 @@ import (
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/broker"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ingest"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/ratelimit"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/telemetry"
 )
 
@@ -36,6 +32,7 @@ const Name = "asset-ingest-consumer"
 
 // Options are what [Run] needs besides the configuration.
 type Options struct {
+	// Config is the configuration, loaded and validated by the caller.
 	Config  config.Config
 	Version string
 	Logger  *slog.Logger
@@ -59,176 +56,141 @@ type Options struct {
 	BacklogMaxAge time.Duration
 }
 
+// service is one run of the service: what each step of [Run] made, for the steps after it.
+type service struct {
+	o      Options
+	cfg    config.Config
+	log    *slog.Logger
+	tel    *telemetry.Telemetry
+	health *health
+
+	ln    net.Listener
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	bound broker.Bound
+
+	api        *gqlapi.Client
+	batcher    *gqlapi.Batcher
+	pauser     *ingest.Pauser
+	runner     *ingest.Runner
+	advisories *ingest.Advisories
+}
+
 // Run runs the service until ctx ends, then drains: it stops pulling, lets in-flight events
 // finish within half the ack wait, and closes the NATS connection. Configuration problems
 // come back as [config.Problems] and [broker.ConfigError] so that the command exits 2.
 func Run(ctx context.Context, o Options) error {
-	cfg := o.Config
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	limit, sources, err := Parsed(cfg)
-	if err != nil {
-		return err
-	}
-	if o.Replica == "" {
-		o.Replica = replicaName()
-	}
-	tel := o.Telemetry
-	if tel == nil {
+	s := newService(o)
+	if s.tel == nil {
 		// No telemetry given: spans are made and propagated but not exported.
-		if tel, err = telemetry.Setup(ctx, telemetry.Options{ServiceName: Name, Version: o.Version}); err != nil {
+		tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: Name, Version: o.Version})
+		if err != nil {
 			return fmt.Errorf("setting up telemetry: %w", err)
 		}
 		defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
+		s.tel = tel
 	}
-
-	// The HTTP endpoints answer from the start: /healthz while NATS is still out of reach, and
-	// /readyz saying what the service waits for.
-	health := newHealth()
-	ln := o.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-			return fmt.Errorf("listening on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
-		}
-	}
-	srv := &http.Server{Handler: health.handler(tel.Metrics), ReadHeaderTimeout: 5 * time.Second}
-	httpErr := make(chan error, 1)
-	var httpWG sync.WaitGroup
-	httpWG.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			httpErr <- err
-		}
-	})
-	defer func() {
-		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutCtx)
-		httpWG.Wait()
-	}()
-
-	natsOpts := cfg.NATSOptions(Name + " " + o.Replica)
-	natsOpts.Logger = log.With("component", "nats")
-	nc, err := broker.Connect(ctx, natsOpts)
+	httpErr, stopHTTP, err := s.serveHTTP()
 	if err != nil {
-		return err // broker.Connect says what it was doing
+		return err
 	}
-	defer nc.Close()
-	health.setConn(nc)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("opening JetStream: %w", err)
+	defer stopHTTP()
+	if err := s.connectNATS(ctx); err != nil {
+		return err
 	}
-	res := Resources(cfg)
-	bound, err := broker.Ensure(ctx, js, res, log.With("component", "resources"))
-	if err != nil {
-		return fmt.Errorf("checking JetStream resources: %w", err)
-	}
+	defer s.nc.Close()
 
 	// runCtx ends when the replica stops pulling: on shutdown, or when serving HTTP fails.
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-
-	var limiter *ratelimit.Limiter
-	if !limit.Unlimited() {
-		limiter = ratelimit.New(bound.Ledger, "ratelimit."+apiKeyID(cfg), limit,
-			// Once the replica stops pulling, requests still waiting for the budget are handed
-			// back at once: only calls already sent are drained.
-			ratelimit.Options{Logger: log.With("component", "ratelimit"), Stop: runCtx})
+	if err := s.newAPI(runCtx); err != nil {
+		return err
 	}
-	api, err := gqlapi.New(gqlapi.Options{
-		APIURL: cfg.AmplienceAPIURL, AuthURL: cfg.AmplienceAuthURL,
-		ClientID: cfg.AmplienceClientID, ClientSecret: cfg.AmplienceClientSecret, PAT: cfg.AmpliencePAT,
-		Timeout: cfg.AmplienceTimeout, UserAgent: Name + "/" + o.Version,
-		Transport: transport(o.Transport, cfg.Concurrency), TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
-		Limiter: limiterOrNil(limiter),
-	})
-	if err != nil {
-		return fmt.Errorf("creating the Amplience client: %w", err)
+	if err := s.newPipeline(); err != nil {
+		return err
 	}
+	return s.run(ctx, runCtx, stopRun, httpErr)
+}
 
-	// Calls waiting for the budget or for a request in flight share one request; the
-	// requests in flight are bounded so that the calls of a full replica fill them.
-	batcher, err := gqlapi.NewBatcher(api, gqlapi.BatchOptions{
-		Size: cfg.BatchSize, MaxInFlight: (cfg.Concurrency + cfg.BatchSize - 1) / cfg.BatchSize,
-		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider, Logger: log.With("component", "batch"),
-	})
-	if err != nil {
-		return fmt.Errorf("creating the Amplience client: %w", err)
+// newService applies the defaults of o.
+func newService(o Options) *service {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Replica == "" {
+		o.Replica = replicaName()
+	}
+	return &service{o: o, cfg: o.Config, log: o.Logger, tel: o.Telemetry, health: newHealth()}
+}
 
-	led := ledger.New(bound.Ledger)
-	// The probe checks every dependency whose failure pauses the replica, touching no event:
-	// a fresh token and an authenticated query (bounded by the client's own timeout per
-	// request; a wait for the shared budget is not a failure), a read of the default
-	// repository when there is one (so a key that lost its DAM permission fails the probe
-	// instead of dead-lettering every event as rejected), and the ledger, results and
-	// dead-letter streams.
-	probeRepository := func(ctx context.Context, repositoryID string) error {
-		// Only an answer that says the system is unwell fails the probe; a search the API
-		// refuses as such (an unexpected schema) still proves it answers.
-		if _, err := api.FindByName(ctx, repositoryID, probeName, o.Now()); gqlapi.KindOf(err) != gqlapi.KindRejected {
-			return err
+// serveHTTP serves the HTTP endpoints from the start: /healthz while NATS is still out of
+// reach, and /readyz saying what the service waits for. Serving errors arrive on the channel;
+// stop shuts the server down and waits for it.
+func (s *service) serveHTTP() (errs <-chan error, stop func(), err error) {
+	s.ln = s.o.Listener
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+			return nil, nil, fmt.Errorf("listening on HTTP_ADDR %s: %w", s.cfg.HTTPAddr, err)
 		}
-		return nil
 	}
-	probe := func(ctx context.Context) error {
-		err := api.Probe(ctx)
-		if err == nil && cfg.AssetRepositoryID != "" {
-			err = probeRepository(ctx, cfg.AssetRepositoryID)
+	srv := &http.Server{Handler: s.health.handler(s.tel.Metrics), ReadHeaderTimeout: 5 * time.Second}
+	httpErr := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			httpErr <- err
 		}
-		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	})
+	stop = func() {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return errors.Join(err, led.Check(nctx), streamCheck(nctx, bound.Results), streamCheck(nctx, bound.DLQ))
+		_ = srv.Shutdown(shutCtx)
+		wg.Wait()
 	}
-	// The replica starts paused: it takes no message, and is not ready, before a first probe
-	// passed (a deployment with refused credentials never becomes ready).
-	pauser := ingest.NewPauser(probe, ingest.PauserOptions{
-		VerifyFirst: true, Now: o.Now, Logger: log.With("component", "pause"), OnChange: health.setPaused,
-	})
-	meter := tel.MeterProvider.Meter(Name)
-	metrics, err := ingest.NewMetrics(meter)
-	if err != nil {
-		return fmt.Errorf("creating metrics: %w", err)
-	}
-	if err := ingest.ObserveBacklog(meter, ingest.Backlog{
-		Inbound: bound.Inbound, Consumer: bound.Consumer, DLQ: bound.DLQ, Paused: pauser.State,
-		MaxAge: o.BacklogMaxAge,
-	}); err != nil {
-		return fmt.Errorf("creating backlog metrics: %w", err)
-	}
-	pipe := ingest.New(js, led, batcher, pauser, ingest.Options{
-		Stream: cfg.IngestStream, Consumer: cfg.IngestDurable, Replica: o.Replica,
-		Rules:       events.Rules{AllowHTTP: cfg.AllowHTTP, DefaultRepositoryID: cfg.AssetRepositoryID, Sources: sources},
-		MaxAttempts: cfg.MaxAttempts,
-		Backoff:     ingest.Backoff{Base: cfg.BackoffBase, Max: cfg.BackoffMax},
-		AckWait:     cfg.AckWait, CallTimeout: cfg.AmplienceTimeout, ProbeRepository: probeRepository, MaxPayload: nc.MaxPayload(),
-		Now: o.Now, Logger: log.With("component", "pipeline"),
-		Tracer: tel.TracerProvider.Tracer(Name), Propagator: tel.Propagator, Metrics: metrics,
-	})
-	runner := ingest.NewRunner(bound.Consumer, pipe.Handle, pauser, ingest.RunnerOptions{
-		Concurrency: cfg.Concurrency, AckWait: cfg.AckWait,
-		Logger: log.With("component", "runner"), Metrics: metrics, OnBound: health.setBound,
-	})
-	advisories := ingest.NewAdvisories(pipe, bound.Inbound, bound.AdvisoryConsumer, log.With("component", "advisories"))
+	return httpErr, stop, nil
+}
 
-	log.Info("service started", "version", o.Version, "replica", o.Replica, "http", ln.Addr().String(),
-		"stream", cfg.IngestStream, "consumer", cfg.IngestDurable, "concurrency", cfg.Concurrency,
-		"batch_size", cfg.BatchSize, "rate_limit", limit.String(), "trace_export", tel.TraceExport)
+// connectNATS connects to NATS, waiting for it, and checks (or creates) the JetStream
+// resources. On success the caller closes s.nc; on failure it is closed already.
+func (s *service) connectNATS(ctx context.Context) error {
+	opts := s.cfg.NATS.Options(Name + " " + s.o.Replica)
+	opts.Logger = s.log.With("component", "nats")
+	nc, err := broker.Connect(ctx, opts)
+	if err != nil {
+		return err // broker.Connect says what it was doing
+	}
+	s.health.setConn(nc)
+	if s.js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return fmt.Errorf("opening JetStream: %w", err)
+	}
+	if s.bound, err = broker.Ensure(ctx, s.js, s.cfg.Resources(), s.log.With("component", "resources")); err != nil {
+		nc.Close()
+		return fmt.Errorf("checking JetStream resources: %w", err)
+	}
+	s.nc = nc
+	return nil
+}
+
+// run pulls until ctx ends or serving HTTP fails, then drains: in-flight events finish, the
+// background loops stop and the acks sent are flushed.
+func (s *service) run(ctx, runCtx context.Context, stopRun func(), httpErr <-chan error) error {
+	s.log.Info("service started", "version", s.o.Version, "replica", s.o.Replica, "http", s.ln.Addr().String(),
+		"stream", s.cfg.Streams.Inbound, "consumer", s.cfg.Streams.Durable, "concurrency", s.cfg.Ingest.Concurrency,
+		"batch_size", s.cfg.Amplience.BatchSize, "rate_limit", s.cfg.Amplience.RateLimit.String(), "trace_export", s.tel.TraceExport)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = pauser.Run(bg) })
-	wg.Go(func() { _ = advisories.Run(bg) })
-	if o.Ready != nil {
+	wg.Go(func() { _ = s.pauser.Run(bg) })
+	wg.Go(func() { _ = s.advisories.Run(bg) })
+	if s.o.Ready != nil {
 		wg.Go(func() {
-			if health.waitBound(bg) {
-				o.Ready(ln.Addr().String())
+			if s.health.waitBound(bg) {
+				s.o.Ready(s.ln.Addr().String())
 			}
 		})
 	}
@@ -236,7 +198,7 @@ func Run(ctx context.Context, o Options) error {
 	runnerDone := make(chan struct{})
 	go func() {
 		defer close(runnerDone)
-		_ = runner.Run(runCtx)
+		_ = s.runner.Run(runCtx)
 	}()
 	var runErr error
 	select {
@@ -246,102 +208,15 @@ func Run(ctx context.Context, o Options) error {
 		stopRun()
 		<-runnerDone
 	}
-	log.Info("service stopping: no more pulls; in-flight events finished")
+	s.log.Info("service stopping: no more pulls; in-flight events finished")
 	stopBG()
 	wg.Wait()
 	// Acks, naks and terms are sent without waiting for the server: flush them before the
 	// deferred Close.
-	if err := nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-		log.Warn("flushing the NATS connection", "error", err)
+	if err := s.nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		s.log.Warn("flushing the NATS connection", "error", err)
 	}
 	return runErr
-}
-
-// probeName is the asset name the probe searches for: no asset is expected to have it.
-const probeName = "asset-ingest-consumer-probe"
-
-// streamCheck reports whether a stream answers and accepts messages (not full with DiscardNew).
-func streamCheck(ctx context.Context, s jetstream.Stream) error {
-	info, err := s.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("reading stream info: %w", err)
-	}
-	c := info.Config
-	full := (c.MaxMsgs > 0 && info.State.Msgs >= uint64(c.MaxMsgs)) ||
-		(c.MaxBytes > 0 && info.State.Bytes >= uint64(c.MaxBytes))
-	if c.Discard == jetstream.DiscardNew && full {
-		return fmt.Errorf("stream %s is full and refuses new messages", c.Name)
-	}
-	return nil
-}
-
-// Parsed parses the settings that have a syntax of their own; the errors are [config.Problems].
-func Parsed(cfg config.Config) (ratelimit.Limit, events.Sources, error) {
-	var p config.Problems
-	limit, err := ratelimit.ParseLimit(cfg.RateLimit)
-	if err != nil {
-		p = append(p, err.Error())
-	}
-	sources, err := events.ParseSources(cfg.Sources)
-	if err != nil {
-		p = append(p, "INGEST_SOURCES: "+err.Error())
-	}
-	if len(p) > 0 {
-		return limit, sources, p
-	}
-	return limit, sources, nil
-}
-
-// Resources are the JetStream resources the configuration names.
-func Resources(cfg config.Config) broker.Resources {
-	return broker.Resources{
-		InboundStream: cfg.IngestStream, InboundSubjects: cfg.IngestSubjects, Durable: cfg.IngestDurable,
-		ResultsStream: cfg.ResultsStream, DLQStream: cfg.DLQStream, AdvisoryStream: cfg.AdvisoryStream,
-		LedgerBucket: cfg.LedgerBucket, Replicas: cfg.StreamReplicas,
-		AckWait: cfg.AckWait, MaxDeliver: cfg.EffectiveMaxDeliver(), MaxAckPending: cfg.MaxAckPending,
-		Create: cfg.CreateResources,
-	}
-}
-
-// apiKeyID names the API key the request budget belongs to, without revealing it.
-func apiKeyID(cfg config.Config) string {
-	key := cfg.AmplienceClientID
-	if cfg.AmpliencePAT != "" {
-		key = cfg.AmpliencePAT
-	}
-	sum := sha256.Sum256([]byte(cfg.AmplienceAuthURL + "\x00" + key))
-	return hex.EncodeToString(sum[:8])
-}
-
-// transport returns base, or when nil a clone of the default transport that keeps an idle
-// connection per event in flight (plus one for the probe): the default keeps two per host, so
-// every call beyond the second would open a new connection and close it after.
-func transport(base http.RoundTripper, concurrency int) http.RoundTripper {
-	if base != nil {
-		return base
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = concurrency + 1
-	return t
-}
-
-func limiterOrNil(l *ratelimit.Limiter) gqlapi.Limiter {
-	if l == nil {
-		return nil
-	}
-	return budget{l}
-}
-
-// budget is the shared limiter as the client sees it: a budget closed because the replica
-// stopped pulling refuses requests that were never sent.
-type budget struct{ *ratelimit.Limiter }
-
-func (b budget) Wait(ctx context.Context) error {
-	err := b.Limiter.Wait(ctx)
-	if errors.Is(err, ratelimit.ErrStopped) {
-		return fmt.Errorf("%w: %w", gqlapi.ErrNotSent, err)
-	}
-	return err
 }
 
 func replicaName() string {

@@ -122,11 +122,11 @@ func Start(tb testing.TB, o Options) *Env {
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	cfg, err := config.Load(context.Background(), envconfig.MapLookuper(env), nil)
+	cfg, err := config.Load[config.Config](context.Background(), envconfig.MapLookuper(env), nil)
 	if err != nil {
 		tb.Fatalf("loading the test configuration: %v", err)
 	}
-	if p := cfg.Check(true); len(p) > 0 {
+	if p := cfg.Validate(true); len(p) > 0 {
 		tb.Fatalf("test configuration: %v", p)
 	}
 	e.Config = cfg
