@@ -110,12 +110,11 @@ type remedy struct {
 // judge says what a failed request of kind req calls for, from the kind of its error. Only
 // a createAsset call can be rejected: a lookup spends no attempt, and until one says whether
 // the asset exists the event cannot be declared failed.
-func judge(kind gqlapi.Kind, budgetUnavailable bool, req request) remedy {
-	if budgetUnavailable {
+func judge(kind gqlapi.Kind, req request) remedy {
+	switch kind {
+	case gqlapi.KindUnavailable:
 		// The shared request budget cannot be read: NATS, not the event. Nothing was sent.
 		return remedy{checkNone, actSystemic}
-	}
-	switch kind {
 	case gqlapi.KindRateLimited:
 		return remedy{checkNone, actRateLimited}
 	case gqlapi.KindRejected:
@@ -137,7 +136,7 @@ func judge(kind gqlapi.Kind, budgetUnavailable bool, req request) remedy {
 
 // requestFailed carries out what a failed request of the event calls for (see judge).
 func (p *Pipeline) requestFailed(ctx context.Context, d *delivery, err error, req request) verdict {
-	r := judge(gqlapi.KindOf(err), budgetUnavailable(err), req)
+	r := judge(gqlapi.KindOf(err), req)
 	if p.mustCheck(r.check, d, req) {
 		if perr := p.check(ctx, d, r.check); perr != nil {
 			return p.pauseFor(ctx, d, req, err, perr)
@@ -287,19 +286,14 @@ func (p *Pipeline) unspend(ctx context.Context, d *delivery, cause error) {
 // mayHaveCreated reports whether a failed createAsset may have created the asset anyway. Only
 // answers that prove the request was refused before it did anything say no.
 func mayHaveCreated(err error) bool {
-	if errors.Is(err, gqlapi.ErrNotSent) || budgetUnavailable(err) {
+	if errors.Is(err, gqlapi.ErrNotSent) {
 		return false
 	}
 	switch gqlapi.KindOf(err) {
-	case gqlapi.KindRateLimited, gqlapi.KindUnauthorized, gqlapi.KindPermission, gqlapi.KindRejected:
+	case gqlapi.KindUnavailable, gqlapi.KindRateLimited, gqlapi.KindUnauthorized, gqlapi.KindPermission, gqlapi.KindRejected:
 		return false
 	}
 	return true
-}
-
-// budgetUnavailable reports whether the shared request budget could not be read.
-func budgetUnavailable(err error) bool {
-	return gqlapi.KindOf(err) == gqlapi.KindUnavailable
 }
 
 // toInput maps the event's validated fields onto Amplience's CreateAssetInput.

@@ -9,7 +9,6 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/events"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/gqlapi"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/ledger"
-	"github.com/amplience-ingest/asset-ingest-consumer/internal/ratelimit"
 )
 
 // The decisions of the pipeline, from a table and without NATS: what a delivery does for each
@@ -80,7 +79,7 @@ func TestPlanFor(t *testing.T) {
 // createAsset call or a reconciliation search.
 func TestJudge(t *testing.T) {
 	t.Parallel()
-	budget := fmt.Errorf("waiting: %w", ratelimit.ErrUnavailable)
+	budget := &gqlapi.Error{Kind: gqlapi.KindUnavailable}
 	tests := []struct {
 		err  error
 		req  request
@@ -102,10 +101,7 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		name := fmt.Sprintf("%s/%v", gqlapi.KindOf(tt.err), tt.req)
-		if budgetUnavailable(tt.err) {
-			name = fmt.Sprintf("budget unavailable/%v", tt.req)
-		}
-		if got := judge(gqlapi.KindOf(tt.err), budgetUnavailable(tt.err), tt.req); got != tt.want {
+		if got := judge(gqlapi.KindOf(tt.err), tt.req); got != tt.want {
 			t.Errorf("%s: judge = %+v, want %+v", name, got, tt.want)
 		}
 	}
@@ -122,7 +118,7 @@ func TestMayHaveCreated(t *testing.T) {
 		{errors.New("read tcp: connection reset by peer"), true},
 		{&gqlapi.Error{Kind: gqlapi.KindTransient}, true},
 		{fmt.Errorf("batch: %w", gqlapi.ErrNotSent), false},
-		{fmt.Errorf("waiting: %w", ratelimit.ErrUnavailable), false},
+		{&gqlapi.Error{Kind: gqlapi.KindUnavailable}, false},
 		{&gqlapi.Error{Kind: gqlapi.KindRateLimited}, false},
 		{&gqlapi.Error{Kind: gqlapi.KindUnauthorized}, false},
 		{&gqlapi.Error{Kind: gqlapi.KindPermission}, false},

@@ -59,7 +59,8 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 			string(OutcomeDeadLettered), string(OutcomeHandedBack)),
 		classAttrs: newAttrSets("error_class", string(events.ClassInvalidEvent), string(events.ClassRejected), string(events.ClassExhausted)),
 		resultAttrs: newAttrSets("result", "ok", gqlapi.KindTransient.String(), gqlapi.KindRateLimited.String(),
-			gqlapi.KindRejected.String(), gqlapi.KindPermission.String(), gqlapi.KindUnauthorized.String()),
+			gqlapi.KindRejected.String(), gqlapi.KindPermission.String(), gqlapi.KindUnauthorized.String(),
+			gqlapi.KindUnavailable.String()),
 		stateAttrs: newAttrSets("state", "miss", "pending", "created", "dead"),
 		foundAttrs: [2]metric.MeasurementOption{
 			metric.WithAttributeSet(attribute.NewSet(attribute.Bool("found", false))),

@@ -62,7 +62,7 @@ func (p *Pipeline) lookupFailed(ctx context.Context, d *delivery, err error) ver
 				"look for the asset in the repository before replaying", err)})
 	}
 	var gerr *gqlapi.Error
-	if !errors.As(err, &gerr) && !budgetUnavailable(err) {
+	if !errors.As(err, &gerr) {
 		return systemic("reading the ledger asset index", err)
 	}
 	return p.requestFailed(ctx, d, err, lookup)
