@@ -277,7 +277,7 @@ func TestSpec_NoMessageStopsTheService(t *testing.T) {
 }
 
 // FuzzNoMessageStopsTheService is TestSpec_NoMessageStopsTheService driven by the fuzzer:
-// go test ./internal/conformance -run '^$' -fuzz FuzzNoMessageStopsTheService -fuzztime 2m
+// go test ./test/conformance -run '^$' -fuzz FuzzNoMessageStopsTheService -fuzztime 2m
 func FuzzNoMessageStopsTheService(f *testing.F) {
 	for kind := range uint8(shapeCount) {
 		f.Add(kind, uint64(kind), "Name", "value", []byte(`{"specversion":"1.0"}`))

@@ -88,7 +88,7 @@ func (s *sampler) finish() []sample {
 }
 
 // backlogSize is how many events BenchmarkBacklog publishes before any consumer starts:
-// go test -run '^$' -bench Backlog -benchtime 20000x ./internal/bench/ -backlog 1000000
+// go test -run '^$' -bench Backlog -benchtime 20000x ./test/bench/ -backlog 1000000
 var backlogSize = flag.Int("backlog", 200_000, "events BenchmarkBacklog publishes before the service starts")
 
 // BenchmarkBacklog publishes -backlog events (200,000 by default), then starts the service and lets it work through

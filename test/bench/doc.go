@@ -9,14 +9,14 @@
 // The package holds no code of its own: everything is in its tests. The benchmarks print
 // figures and never fail on timing:
 //
-//	go test -run '^$' -bench 'ZeroLatency|Latency50ms' -benchtime 2000x ./internal/bench/
-//	go test -run '^$' -bench 'EndToEnd' -benchtime 2000x ./internal/bench/
-//	go test -run '^$' -bench 'SharedBudget' -benchtime 200x ./internal/bench/
-//	go test -run '^$' -bench 'Backlog' -benchtime 20000x ./internal/bench/ -backlog 1000000
-//	go test -run '^$' -bench 'Processes/budget' -benchtime 200x ./internal/bench/
-//	go test -run '^$' -bench 'Processes/restart' -benchtime 1x ./internal/bench/
-//	go test -run '^$' -bench 'Processes/backlog' -benchtime 30000x ./internal/bench/
-//	go test -run '^$' -bench 'Processes/bulk' -benchtime 3000x ./internal/bench/
+//	go test -run '^$' -bench 'ZeroLatency|Latency50ms' -benchtime 2000x ./test/bench/
+//	go test -run '^$' -bench 'EndToEnd' -benchtime 2000x ./test/bench/
+//	go test -run '^$' -bench 'SharedBudget' -benchtime 200x ./test/bench/
+//	go test -run '^$' -bench 'Backlog' -benchtime 20000x ./test/bench/ -backlog 1000000
+//	go test -run '^$' -bench 'Processes/budget' -benchtime 200x ./test/bench/
+//	go test -run '^$' -bench 'Processes/restart' -benchtime 1x ./test/bench/
+//	go test -run '^$' -bench 'Processes/backlog' -benchtime 30000x ./test/bench/
+//	go test -run '^$' -bench 'Processes/bulk' -benchtime 3000x ./test/bench/
 //
 // The custom metrics are
 //
@@ -39,6 +39,6 @@
 // sandbox's included, so they compare the service with the minimal loop rather than stand
 // alone.
 //
-// Plain `go test ./internal/bench/` runs only the light checks: that the in-flight window
+// Plain `go test ./test/bench/` runs only the light checks: that the in-flight window
 // bounds goroutines and the messages a replica holds.
 package bench
