@@ -164,10 +164,9 @@ func (p *Pipeline) handleGivenUp(ctx context.Context, d *delivery) verdict {
 		// The last delivery may still be running somewhere: decide once it has settled.
 		return handBack("the event's last delivery may still be running", 0)
 	}
-	if !p.enter(d.ev.Key) {
+	if !p.enter(d) {
 		return handBack("the same event is being handled on this replica", 0)
 	}
-	defer p.leave(d.ev.Key)
 	if entry.State == ledger.StateDead {
 		// A replay JetStream gave up on: none of its budget was spent.
 		takeReplay(d, &d.entry)

@@ -34,6 +34,8 @@ func (p *Pipeline) call(ctx context.Context, d *delivery) verdict {
 	// attempt back run to the end.
 	wctx := context.WithoutCancel(ctx)
 	switch {
+	case lost:
+		return handBack("another replica took the claim over", p.o.Backoff.Base)
 	case errors.Is(err, errClaimUnconfirmed):
 		// Nothing was sent: the ledger could not confirm the claim (NATS is out of reach), so
 		// another replica may take the event over before a call would end.
@@ -43,8 +45,6 @@ func (p *Pipeline) call(ctx context.Context, d *delivery) verdict {
 		// Stopped while waiting for the request budget: nothing was sent, so nothing counts.
 		p.unspend(wctx, d, err)
 		return handBack("stopped before the call was sent", p.o.Backoff.Base)
-	case lost:
-		return handBack("another replica took the claim over", p.o.Backoff.Base)
 	case ctx.Err() != nil:
 		// Shutting down mid-call spends no attempt (SPEC "attempt"), but the call stays a call
 		// made that may have reached Amplience: the next delivery reconciles.
@@ -107,7 +107,8 @@ type remedy struct {
 	action action
 }
 
-// judge says what a failed request of kind req calls for, from the kind of its error. Only
+// judge says what a failed request of kind req calls for, from the kind of its error (a
+// budget the client could not read is KindUnavailable: the service's Limiter says so). Only
 // a createAsset call can be rejected: a lookup spends no attempt, and until one says whether
 // the asset exists the event cannot be declared failed.
 func judge(kind gqlapi.Kind, req request) remedy {

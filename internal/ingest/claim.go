@@ -92,8 +92,6 @@ var errClaimUnconfirmed = errors.New("the claim cannot be confirmed for the call
 // budget): the claim, at its last confirmed write, must stay live for longer than the call's
 // timeout, so that no other replica can take the event over while the call may still create
 // its asset. A replica cut off from NATS cannot confirm its claim and so stops calling.
-//
-// A refresh being written when the check would refuse is waited for, and its answer counts.
 func (k *claimKeeper) startCheck() error {
 	p := k.p
 	confirmed := k.confirmed()
@@ -101,20 +99,8 @@ func (k *claimKeeper) startCheck() error {
 	if left > p.o.CallTimeout {
 		return nil
 	}
-	k.waitForRefresh()
-	confirmed = k.confirmed()
-	left = confirmed.Add(p.o.AckWait).Sub(p.o.Now())
-	if left > p.o.CallTimeout {
-		return nil
-	}
 	return fmt.Errorf("%w: last confirmed %s ago, it stays live for %s, not more than the timeout of %s",
 		errClaimUnconfirmed, p.o.Now().Sub(confirmed).Round(time.Millisecond), max(left, 0).Round(time.Millisecond), p.o.CallTimeout)
-}
-
-// waitForRefresh returns once no refresh is being written.
-func (k *claimKeeper) waitForRefresh() {
-	k.writing.Lock()
-	defer k.writing.Unlock()
 }
 
 // confirmed is the heartbeat of the claim's last confirmed write.

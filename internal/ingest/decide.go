@@ -101,8 +101,8 @@ func (p *Pipeline) decideOnce(ctx context.Context, d *delivery, claimFirst bool)
 		case errors.Is(err, ledger.ErrCorrupt):
 			// Not a failure of the system: pausing would not mend it. Hold the event (its
 			// deliveries back off) until an operator repairs or removes the entry.
-			v := handBack(fmt.Sprintf("the event's ledger entry %s is unreadable; holding the event", "event."+d.ev.Key), p.o.Backoff.Max)
-			v.err, v.level = err, slog.LevelError
+			v := handBack("unreadable ledger entry event."+d.ev.Key, p.o.Backoff.Max)
+			v.err, v.level, v.message = err, slog.LevelError, "the event's ledger entry is unreadable; holding the event"
 			return v, nil
 		case err != nil:
 			return systemic("reading the ledger", err), nil

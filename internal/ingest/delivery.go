@@ -43,6 +43,9 @@ type delivery struct {
 	// no usable key (an invalid event).
 	entry ledger.Entry
 	rev   uint64
+
+	// entered: the event's key is marked as handled by this replica until it is settled.
+	entered bool
 }
 
 // stage is a step of the pipeline that decides about a delivery.
@@ -79,7 +82,11 @@ func (p *Pipeline) run(ctx context.Context, d *delivery, consumer string, decide
 		info.Link, _ = telemetry.ParseTraceparent(d.replay.Traceparent)
 	}
 	ctx, d.span = telemetry.StartProcess(ctx, p.o.Tracer, p.o.Propagator, info)
-	return p.settle(ctx, d, decide(ctx, d))
+	outcome := p.settle(ctx, d, decide(ctx, d))
+	if d.entered {
+		p.leave(d.ev.Key)
+	}
+	return outcome
 }
 
 // decode decodes and validates the delivery's event, naming it on the span.
@@ -102,9 +109,8 @@ func (p *Pipeline) handle(ctx context.Context, d *delivery) verdict {
 	if paused, reason := p.pause.State(); paused {
 		return handBack("replica paused: "+reason, p.o.Backoff.Base)
 	}
-	if !p.enter(d.ev.Key) {
+	if !p.enter(d) {
 		return handBack("the same event is being handled on this replica", p.o.AckWait/2)
 	}
-	defer p.leave(d.ev.Key)
 	return p.decide(ctx, d)
 }

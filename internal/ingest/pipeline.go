@@ -102,14 +102,16 @@ func New(js Publisher, l *ledger.Ledger, api API, pause *Pauser, o Options) *Pip
 	return &Pipeline{o: o, js: js, ledger: l, api: api, pause: pause, inflight: make(map[string]struct{})}
 }
 
-// enter marks the event with key as handled by this replica; false when it already is.
-func (p *Pipeline) enter(key string) bool {
+// enter marks the delivery's event as handled by this replica until the delivery is settled;
+// false when it already is.
+func (p *Pipeline) enter(d *delivery) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, busy := p.inflight[key]; busy {
+	if _, busy := p.inflight[d.ev.Key]; busy {
 		return false
 	}
-	p.inflight[key] = struct{}{}
+	p.inflight[d.ev.Key] = struct{}{}
+	d.entered = true
 	return true
 }
 

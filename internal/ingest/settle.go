@@ -30,8 +30,10 @@ type verdict struct {
 	// systemic marks a failure of the service's own dependencies (ledger, results, dead
 	// letters, the shared budget): the span and the log line say so at error level.
 	systemic bool
-	// level is the log level of a hand-back (info when zero).
-	level slog.Level
+	// level is the log level of a hand-back (info when zero), and message its log message
+	// ("delivery handed back" when empty).
+	level   slog.Level
+	message string
 
 	assetID     string       // ingested
 	attempts    int          // retry: attempts charged; ingested, dead-lettered: calls made
@@ -131,12 +133,20 @@ func (p *Pipeline) handedBack(ctx context.Context, d *delivery, v verdict, elaps
 	if v.pause != "" {
 		p.pause.Pause(v.pause)
 	}
+	if _, gaveUp := d.msg.(noSettle); gaveUp && !v.systemic {
+		// JetStream gave up on the message: nothing to hand back, and the advisory's own
+		// retry says when it is tried again.
+		return
+	}
 	delay := max(v.delay, p.deliveryBackoff(d))
 	if err := d.msg.NakWithDelay(delay); err != nil {
 		p.o.Logger.WarnContext(ctx, "handing the delivery back failed; it returns after the ack wait", p.logAttrs(d, "error", err)...)
 	}
 	msg := "delivery handed back"
-	if v.systemic {
+	switch {
+	case v.message != "":
+		msg = v.message
+	case v.systemic:
 		msg = "systemic failure"
 	}
 	if p.o.Logger.Enabled(ctx, v.level) {
