@@ -81,16 +81,20 @@ func spanName(operation, subject string) string {
 	return operation + " " + SubjectPattern(subject)
 }
 
+// maxProcessAttributes is the most attributes ProcessAttributes returns: one allocation holds
+// them all.
+const maxProcessAttributes = 10
+
 // ProcessAttributes returns the messaging attributes of a process span for
 // msg: system, operation, destination name and template, consumer group,
 // message id, stream, stream sequence and delivery count. Empty strings and
 // zero numbers are left out.
 func ProcessAttributes(msg ProcessInfo) []attribute.KeyValue {
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, maxProcessAttributes)
+	attrs = append(attrs,
 		messagingSystem,
 		semconv.MessagingOperationTypeProcess,
-		semconv.MessagingOperationName("process"),
-	}
+		semconv.MessagingOperationName("process"))
 	if msg.Subject != "" {
 		attrs = append(attrs,
 			semconv.MessagingDestinationName(msg.Subject),
@@ -159,11 +163,11 @@ func StartProcess(ctx context.Context, tr trace.Tracer, p propagation.TextMapPro
 // written. The caller ends the span once the server acknowledged the publish
 // and records any error on it.
 func StartPublish(ctx context.Context, tr trace.Tracer, p propagation.TextMapPropagator, subject string, h nats.Header) (context.Context, trace.Span) {
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 6)
+	attrs = append(attrs,
 		messagingSystem,
 		semconv.MessagingOperationTypeSend,
-		semconv.MessagingOperationName("send"),
-	}
+		semconv.MessagingOperationName("send"))
 	if subject != "" {
 		attrs = append(attrs,
 			semconv.MessagingDestinationName(subject),

@@ -300,3 +300,15 @@ func TestSubjectPattern(t *testing.T) {
 		})
 	}
 }
+
+func TestProcessAttributesFitOneAllocation(t *testing.T) {
+	msg := ProcessInfo{Subject: "assets.published.akeneo", Stream: "ASSETS", Consumer: "asset-ingest",
+		Sequence: 7, Delivered: 2, MessageID: "evt-1"}
+	if n := len(ProcessAttributes(msg)); n != maxProcessAttributes {
+		t.Errorf("%d attributes with every field set, want maxProcessAttributes = %d", n, maxProcessAttributes)
+	}
+	// The slice, and the subject pattern's string.
+	if allocs := testing.AllocsPerRun(100, func() { ProcessAttributes(msg) }); allocs > 2 {
+		t.Errorf("ProcessAttributes allocates %v times, want 2", allocs)
+	}
+}
