@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -18,7 +19,12 @@ const instrumentationName = "github.com/amplience-ingest/asset-ingest-consumer/i
 // the outcome "ok", "canceled" or a Kind's label.
 type metrics struct {
 	duration metric.Float64Histogram
+	// attrs holds the attribute set of each operation and outcome met so far (a bounded
+	// number), built once rather than sorted and hashed again for every request.
+	attrs sync.Map // attrKey -> metric.MeasurementOption
 }
+
+type attrKey struct{ op, outcome string }
 
 func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	h, err := mp.Meter(instrumentationName).Float64Histogram(
@@ -34,10 +40,20 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 }
 
 func (m *metrics) record(ctx context.Context, op string, d time.Duration, err error) {
-	m.duration.Record(context.WithoutCancel(ctx), d.Seconds(), metric.WithAttributes(
+	m.duration.Record(context.WithoutCancel(ctx), d.Seconds(), m.attributes(op, outcome(err)))
+}
+
+// attributes returns the attributes of a request of operation op with outcome.
+func (m *metrics) attributes(op, outcome string) metric.MeasurementOption {
+	k := attrKey{op, outcome}
+	if o, ok := m.attrs.Load(k); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o, _ := m.attrs.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(
 		attribute.String("graphql.operation.name", op),
-		attribute.String("outcome", outcome(err)),
-	))
+		attribute.String("outcome", outcome),
+	)))
+	return o.(metric.MeasurementOption)
 }
 
 // outcome labels a request's result.
