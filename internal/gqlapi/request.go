@@ -168,7 +168,7 @@ func (c *caller) post(ctx, callCtx context.Context, op string, body []byte) (jso
 		return nil, gen, &Error{Kind: KindTransient, Op: op, Message: redact.Text(err.Error()), Err: err}
 	}
 	defer res.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(res.Body, maxAnswerSize+1))
+	answer, err := readAnswer(io.LimitReader(res.Body, maxAnswerSize+1), res.ContentLength)
 	if err != nil {
 		if err := c.interrupted(ctx, callCtx, op); err != nil {
 			return nil, gen, err
@@ -189,6 +189,28 @@ func (c *caller) post(ctx, callCtx context.Context, op string, body []byte) (jso
 		return nil, gen, e
 	}
 	return data, gen, nil
+}
+
+// readAnswer reads r to its end as io.ReadAll does, into one buffer when the answer's length
+// is known (size, from Content-Length; -1 when unknown) and within maxAnswerSize.
+func readAnswer(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 || size > maxAnswerSize {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1) // one byte more: reading EOF needs room
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) { // longer than announced
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // interrupted returns the error for a request whose context ended, nil when neither did: the
