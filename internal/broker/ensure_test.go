@@ -280,8 +280,8 @@ func TestEnsureRejectsInvalidResources(t *testing.T) {
 	}
 	want := []string{
 		`dead-letter stream name "ASSETS.DLQ" contains a space, '.', '*' or '>'`,
-		"NATS_STREAM_REPLICAS is 0; it must be between 1 and 5",
-		"INGEST_MAX_ACK_PENDING is 0; it must be positive",
+		"Replicas is 0; JetStream allows 1 to 5",
+		"MaxAckPending is 0; it must be positive",
 	}
 	if diff := cmp.Diff(want, cfgErr.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)

@@ -86,7 +86,9 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("NATS resources are not as the service needs them: %s", strings.Join(e.Problems, "; "))
 }
 
-// validate reports settings of r that make no sense, as a *ConfigError.
+// validate guards Ensure against Resources that make no sense, as a *ConfigError naming the
+// fields. Users' settings are checked, with their variables' names, by internal/config
+// before they get here; this catches a caller that builds Resources by hand.
 func (r Resources) validate() error {
 	var p []string
 	for _, f := range []struct{ name, value string }{
@@ -107,16 +109,16 @@ func (r Resources) validate() error {
 		p = append(p, "inbound subjects are empty")
 	}
 	if r.Replicas < 1 || r.Replicas > 5 {
-		p = append(p, fmt.Sprintf("NATS_STREAM_REPLICAS is %d; it must be between 1 and 5", r.Replicas))
+		p = append(p, fmt.Sprintf("Replicas is %d; JetStream allows 1 to 5", r.Replicas))
 	}
 	if r.AckWait <= 0 {
-		p = append(p, fmt.Sprintf("INGEST_ACK_WAIT is %v; it must be positive", r.AckWait))
+		p = append(p, fmt.Sprintf("AckWait is %v; it must be positive", r.AckWait))
 	}
 	if r.MaxDeliver <= 0 {
-		p = append(p, fmt.Sprintf("INGEST_MAX_DELIVER is %d; it must be positive", r.MaxDeliver))
+		p = append(p, fmt.Sprintf("MaxDeliver is %d; it must be positive", r.MaxDeliver))
 	}
 	if r.MaxAckPending <= 0 {
-		p = append(p, fmt.Sprintf("INGEST_MAX_ACK_PENDING is %d; it must be positive", r.MaxAckPending))
+		p = append(p, fmt.Sprintf("MaxAckPending is %d; it must be positive", r.MaxAckPending))
 	}
 	if len(p) > 0 {
 		return &ConfigError{Problems: p}
