@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
+	"github.com/amplience-ingest/asset-ingest-consumer/test/testbin"
 )
 
 var procsBacklog = flag.Int("procs-backlog", 1_000_000, "events published before BenchmarkProcesses/backlog starts its replica")
@@ -172,18 +172,13 @@ type binaries struct{ consumer, natsServer string }
 func buildBinaries(tb testing.TB) binaries {
 	tb.Helper()
 	dir := tb.TempDir()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		tb.Fatalf("finding the module root: %v", err)
+	var bin binaries
+	var err error
+	if bin.consumer, err = testbin.Build(dir, "./cmd/consumer"); err != nil {
+		tb.Fatal(err)
 	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	bin := binaries{consumer: filepath.Join(dir, "consumer"), natsServer: filepath.Join(dir, "nats-server")}
-	for pkg, out := range map[string]string{"./cmd/consumer": bin.consumer, "github.com/nats-io/nats-server/v2": bin.natsServer} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Dir = root
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			tb.Fatalf("go build %s: %v\n%s", pkg, err, msg)
-		}
+	if bin.natsServer, err = testbin.Build(dir, "github.com/nats-io/nats-server/v2"); err != nil {
+		tb.Fatal(err)
 	}
 	return bin
 }

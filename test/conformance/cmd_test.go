@@ -21,6 +21,7 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/config"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/natstest"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
+	"github.com/amplience-ingest/asset-ingest-consumer/test/testbin"
 )
 
 // binary is the consumer command built once for the tests that run it as operators do.
@@ -53,11 +54,7 @@ func consumerBinary(t *testing.T) string {
 		if binary.err != nil {
 			return
 		}
-		binary.path = filepath.Join(binary.dir, "consumer")
-		out, err := exec.Command("go", "build", "-o", binary.path, "../../cmd/consumer").CombinedOutput()
-		if err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binary.path, binary.err = testbin.Build(binary.dir, "./cmd/consumer")
 	})
 	if binary.err != nil {
 		t.Fatalf("building the consumer: %v", binary.err)

@@ -6,15 +6,14 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
+	"github.com/amplience-ingest/asset-ingest-consumer/test/testbin"
 )
 
 // binDir holds the consumer binary for this test run; TestMain removes it.
@@ -34,18 +33,7 @@ func TestMain(m *testing.M) {
 
 // buildConsumer builds ./cmd/consumer once per test run, on first use, and returns its path.
 var buildConsumer = sync.OnceValues(func() (string, error) {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("finding the module root: %w", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	bin := filepath.Join(binDir, "consumer")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/consumer")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/consumer: %w\n%s", err, out)
-	}
-	return bin, nil
+	return testbin.Build(binDir, "./cmd/consumer")
 })
 
 // child is one `consumer run` subprocess.

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/natstest"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/sandbox"
 	"github.com/amplience-ingest/asset-ingest-consumer/internal/servicetest"
+	"github.com/amplience-ingest/asset-ingest-consumer/test/testbin"
 )
 
 // connect connects to the cluster, reconnecting forever, and returns a JetStream handle.
@@ -56,19 +56,13 @@ func startSandbox(t *testing.T) (*sandbox.Server, string) {
 // its path.
 func buildConsumer(t *testing.T, dir string, race bool) string {
 	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("finding the module root: %v", err)
-	}
-	bin := filepath.Join(dir, "consumer")
-	args := []string{"build", "-o", bin}
+	var flags []string
 	if race {
-		args = append(args, "-race")
+		flags = append(flags, "-race")
 	}
-	cmd := exec.Command("go", append(args, "./cmd/consumer")...)
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/consumer: %v\n%s", err, out)
+	bin, err := testbin.Build(dir, "./cmd/consumer", flags...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
