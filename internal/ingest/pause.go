@@ -80,7 +80,7 @@ func NewPauser(probe Probe, o PauserOptions) *Pauser {
 	}
 	p := &Pauser{probe: probe, o: o, resumed: make(chan struct{}), wake: make(chan struct{}, 1)}
 	if o.VerifyFirst {
-		p.paused, p.reason = true, notVerified
+		p.paused, p.reason, p.since = true, notVerified, o.Now()
 		p.wake <- struct{}{}
 		if o.OnChange != nil {
 			o.OnChange(true, notVerified)

@@ -347,3 +347,38 @@ func (l *lockedLog) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// The pause every replica starts in, until its first probe passes, is timed from the start
+// like any other.
+func TestResumeAfterTheFirstProbeLogsHowLongItTook(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var logs lockedLog
+	probed := make(chan struct{})
+	p := NewPauser(func(context.Context) error {
+		<-probed
+		mu.Lock()
+		now = now.Add(2 * time.Second)
+		mu.Unlock()
+		return nil
+	}, PauserOptions{VerifyFirst: true, Now: clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	close(probed)
+	select {
+	case <-p.Resumed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not resumed after the first probe passed")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "replica resumed") && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if want := `msg="replica resumed" paused_for=2s`; !strings.Contains(logs.String(), want) {
+		t.Errorf("logs lack %q:\n%s", want, logs.String())
+	}
+}
