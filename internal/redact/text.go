@@ -17,6 +17,11 @@ func Text(s string) string {
 			break
 		}
 		end := start + urlTokenLen(s[start:])
+		if q := strings.IndexAny(s[start:end], "?#"); q >= 0 {
+			// A query or fragment ends only at a space, a quote or an angle bracket: an escape
+			// inside it (a JSON "\u0026", a control character) does not end what is removed.
+			end = start + q + queryLen(s[start+q:])
+		}
 		b.WriteString(s[last:start])
 		b.WriteString(redactURLToken(s[start:end]))
 		last, i = end, end
@@ -57,6 +62,20 @@ func urlTokenLen(s string) int {
 		switch {
 		case r == ' ', r == '\t', r == '\r', r == '\n', r == '"', r == '\'', r == '`',
 			r == '<', r == '>', r == '\\', r < 0x20, r == 0x7f:
+			return i
+		case r > 0x7f && isUnicodeSpace(r):
+			return i
+		}
+	}
+	return len(s)
+}
+
+// queryLen is the length of the query or fragment at the start of s.
+func queryLen(s string) int {
+	for i, r := range s {
+		switch {
+		case r == ' ', r == '\t', r == '\r', r == '\n', r == '\f', r == '\v', r == '"', r == '\'', r == '`',
+			r == '<', r == '>':
 			return i
 		case r > 0x7f && isUnicodeSpace(r):
 			return i

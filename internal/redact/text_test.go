@@ -20,6 +20,10 @@ func TestText(t *testing.T) {
 		{"presigned URL in an API message", "could not fetch https://pim.example/x.jpg?X-Amz-Signature=abc",
 			"could not fetch https://pim.example/x.jpg"},
 		{"URL in a JSON body", `{"src":"https://pim.example/x.jpg?sig=abc","n":1}`, `{"src":"https://pim.example/x.jpg","n":1}`},
+		{"query with a JSON escape", `cannot fetch https://pim.example/x.jpg?X-Amz-Algorithm=AWS4\u0026X-Amz-Signature=deadbeef: 403`,
+			`cannot fetch https://pim.example/x.jpg 403`},
+		{"query with a control character", "https://pim.example/x.jpg?a=1\x01sig=SECRET end", "https://pim.example/x.jpg end"},
+		{"backslash ends a URL without a query", `path https://pim.example/x.jpg\n next`, `path https://pim.example/x.jpg\n next`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
