@@ -228,9 +228,13 @@ func parseSelection(fs *flag.FlagSet, sf *selectionFlags, args []string, require
 // withTool connects with the operator's NATS settings, runs fn with a Tool
 // on the configured streams and maps the package's usage errors to exit 2.
 func withTool(ctx context.Context, getenv lookupEnv, stdout, stderr io.Writer, fn func(*dlq.Tool) error) error {
-	// Only the stream names are used: strings, which always decode, so a problem of another
-	// variable of the part is not the tool's.
+	// Only the two stream names are used: strings, which always decode, so a problem of
+	// another variable of the part is not the tool's; an empty or malformed name is.
 	streams, _ := loadPart[config.Streams](ctx, getenv)
+	problems := streams.Validate()
+	if p := append(problems.Concerning("INGEST_STREAM "), problems.Concerning("DLQ_STREAM ")...); len(p) > 0 {
+		return p
+	}
 	js, err := connectOperator(ctx, getenv, "consumer dlq", stderr)
 	if err != nil {
 		return err

@@ -100,17 +100,20 @@ func TestDLQExitCodes(t *testing.T) {
 		{"show missing", []string{"dlq", "show", "99"}, 1, "sequence 99 is not in ASSETS_DLQ"},
 		{"replay dry run of one", []string{"dlq", "replay", "1", "--dry-run"}, 0, ""},
 		{"no dead-letter stream", []string{"dlq", "list"}, 1, "there is no dead-letter stream NOPE"},
+		{"empty dead-letter stream name", []string{"dlq", "list"}, 2, `DLQ_STREAM "" is not a valid JetStream name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := getenv
-			if strings.HasPrefix(tt.name, "no dead-letter") {
-				env = func(k string) (string, bool) {
-					if k == "DLQ_STREAM" {
-						return "NOPE", true
+			for prefix, dlqStream := range map[string]string{"no dead-letter": "NOPE", "empty dead-letter": ""} {
+				if strings.HasPrefix(tt.name, prefix) {
+					env = func(k string) (string, bool) {
+						if k == "DLQ_STREAM" {
+							return dlqStream, true
+						}
+						return getenv(k)
 					}
-					return getenv(k)
 				}
 			}
 			var stdout, stderr bytes.Buffer
