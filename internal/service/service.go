@@ -32,7 +32,6 @@ const Name = "asset-ingest-consumer"
 
 // Options are what [Run] needs besides the configuration.
 type Options struct {
-	// Config is the configuration, loaded and validated by the caller.
 	// Config is the configuration as config.Load returns it, checked with Validate: the values
 	// with a syntax of their own (the rate limit, the sources) are parsed there, not here.
 	Config  config.Config
