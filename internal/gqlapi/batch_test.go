@@ -541,3 +541,67 @@ func TestBatcherChecksEachMemberBeforeSending(t *testing.T) {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
+
+// TestBatcherPartialRequestWaitsForTheOneInFlight: with no budget to wait for, calls that
+// arrive while a request is in flight wait for it and share the next request, unless a full
+// batch waits: that one goes beside it, up to MaxInFlight.
+func TestBatcherPartialRequestWaitsForTheOneInFlight(t *testing.T) {
+	t.Parallel()
+	f := newFakeAmplience(t)
+	release := make(chan struct{})
+	open := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(open) // a failing test must not leave the held request behind
+	first := true
+	var mu sync.Mutex
+	answer := assetsAPI(0)
+	f.setAPI(func(w http.ResponseWriter, r *http.Request, req apiRequest) {
+		mu.Lock()
+		hold := first
+		first = false
+		mu.Unlock()
+		if hold {
+			<-release
+		}
+		answer(w, r, req)
+	})
+	b, err := NewBatcher(newTestClient(t, f, nil), BatchOptions{Size: 4, MaxInFlight: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan BatchResult, 7)
+	call := func(i int) {
+		go func() {
+			in := testInput
+			in.Name = fmt.Sprint("e", i)
+			a, err := b.CreateAsset(t.Context(), in)
+			results <- BatchResult{Asset: a, Err: err}
+		}()
+	}
+
+	call(0) // alone: sent at once, and held by the API
+	waitFor(t, func() bool { return len(f.requests()) == 1 })
+	call(1)
+	call(2)
+	queued(t, b, 2)
+	if n := len(f.requests()); n != 1 {
+		t.Fatalf("%d requests while the first is in flight and 2 calls wait, want 1", n)
+	}
+	for i := 3; i <= 6; i++ {
+		call(i)
+	}
+	// A full batch of 4 goes beside the first request; the 2 calls left wait for it.
+	waitFor(t, func() bool { return len(f.requests()) == 2 })
+	queued(t, b, 2)
+	if n := len(f.requests()); n != 2 {
+		t.Fatalf("%d requests with the first still in flight, want 2 (it and one full batch)", n)
+	}
+	open()
+	for range 7 {
+		if r := <-results; r.Err != nil {
+			t.Errorf("call failed: %v", r.Err)
+		}
+	}
+	if diff := cmp.Diff([]int{1, 4, 2}, requestSizes(f)); diff != "" {
+		t.Errorf("events per request (-want +got):\n%s", diff)
+	}
+}

@@ -41,6 +41,12 @@ const growAfter = 8
 // fill a batch. It is safe for concurrent use and needs no closing: its goroutines end when no
 // call waits.
 //
+// A request that is not full never starts while another is in flight: the calls that arrive
+// meanwhile wait for that request to end and then share the next one, as Nagle's algorithm
+// gathers small writes while one is unacknowledged. Only full batches go side by side, up to
+// MaxInFlight. So a trickle of calls costs one request per call, as it must, while calls that
+// arrive faster than the API answers fill requests instead of taking more of them.
+//
 // Each call keeps a span of its own (its alias and the batch size, linked to the request's
 // client span); a call marked with [Alone] gets a request of its own. A request refused before
 // execution (HTTP 400 or 403 naming no member, or COMPLEXITY_LIMIT_EXCEEDED) executed nothing:
@@ -50,7 +56,8 @@ const growAfter = 8
 type Batcher struct {
 	c      *Client
 	max    int
-	slots  chan struct{} // one per request in flight
+	slots  int           // the most requests in flight
+	ready  chan struct{} // wakes the sender: a request ended, or a full batch waits
 	tracer trace.Tracer
 	log    *slog.Logger
 	size   metric.Int64Histogram
@@ -58,6 +65,7 @@ type Batcher struct {
 
 	mu       sync.Mutex
 	queue    []*member
+	inflight int                // requests sent and not yet answered
 	running  bool               // the sender goroutine runs
 	stopWait context.CancelFunc // ends the sender's wait for the budget; set while it waits
 	current  int                // the batch size now
@@ -124,7 +132,7 @@ func NewBatcher(c *Client, o BatchOptions) (*Batcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gqlapi: creating the batch size gauge: %w", err)
 	}
-	b := &Batcher{c: c, max: size, slots: make(chan struct{}, inflight),
+	b := &Batcher{c: c, max: size, slots: inflight, ready: make(chan struct{}, 1),
 		tracer: tp.Tracer(instrumentationName), log: log, size: hist, limit: limit, current: size}
 	b.limit.Record(context.Background(), int64(size))
 	return b, nil
@@ -191,7 +199,18 @@ func (b *Batcher) call(ctx context.Context, spanName string, m *member) memberRe
 func (b *Batcher) enqueue(m *member) {
 	b.mu.Lock()
 	b.queue = append(b.queue, m)
+	if len(b.queue) == b.current {
+		b.wake()
+	}
 	b.startLocked()
+}
+
+// wake tells the sender to look again at whether a request may start.
+func (b *Batcher) wake() {
+	select {
+	case b.ready <- struct{}{}:
+	default: // already told
+	}
 }
 
 // requeue puts the members of a request refused before execution back at the front of the
@@ -242,17 +261,9 @@ func (b *Batcher) withdraw(m *member) bool {
 // then a slot of the request budget, then up to the batch size of the waiting calls, and
 // sends them as one request.
 func (b *Batcher) run() {
-	for {
-		b.slots <- struct{}{}
+	for b.acquire() {
 		waitCtx, cancel := context.WithCancel(context.Background())
 		b.mu.Lock()
-		if len(b.queue) == 0 {
-			b.running = false
-			b.mu.Unlock()
-			cancel()
-			<-b.slots
-			return
-		}
 		b.stopWait = cancel
 		b.mu.Unlock()
 
@@ -271,19 +282,48 @@ func (b *Batcher) run() {
 		cancel()
 		switch {
 		case len(batch) == 0:
-			<-b.slots
+			b.release()
 		case err != nil:
-			<-b.slots
+			b.release()
 			for _, m := range batch {
 				m.done <- failed(budgetError(m.op(), err))
 			}
 		default:
 			go func() {
-				defer func() { <-b.slots }()
+				defer b.release()
 				b.send(batch)
 			}()
 		}
 	}
+}
+
+// acquire waits until a request may start, and counts it in flight: when none is in flight,
+// or when a full batch waits and fewer than the most requests are in flight. It reports
+// false, and marks the sender stopped, when no call waits.
+func (b *Batcher) acquire() bool {
+	for {
+		b.mu.Lock()
+		switch {
+		case len(b.queue) == 0:
+			b.running = false
+			b.mu.Unlock()
+			return false
+		case b.inflight == 0 || b.inflight < b.slots && len(b.queue) >= b.current:
+			b.inflight++
+			b.mu.Unlock()
+			return true
+		}
+		b.mu.Unlock()
+		<-b.ready // a request in flight ends, and wakes the sender
+	}
+}
+
+// release counts a request, or a slot taken for one that was not sent, out of flight.
+func (b *Batcher) release() {
+	b.mu.Lock()
+	b.inflight--
+	b.mu.Unlock()
+	b.wake()
 }
 
 // take removes from the queue the members of the next request and marks them sent: its first
