@@ -27,13 +27,14 @@
 //   - p50-ms, p99-ms: from the inbound message's JetStream timestamp to the arrival of its
 //     asset.ingested event at a subscriber;
 //   - peak-rss-MB: the process's VmHWM, reset at the start of each run (whole process, as
-//     above); rss-1s-MB, rss-max-MB: in BenchmarkProcesses, the replica process's VmRSS one
-//     second after it started and at most;
+//     above); rss-1s-MB, rss-max-MB, rss-peak-MB: in BenchmarkProcesses, the replica process's
+//     VmRSS one second after it started and at most of the samples taken each second, and its
+//     VmHWM at the end (the peak between samples too);
 //   - budget-used, 429s: in the shared-budget benchmark, createAsset calls per second over the
 //     configured AMPLIENCE_RATE_LIMIT, and the 429 answers the sandbox gave;
-//   - events/request, max-assets/name, names/event: in Processes/bulk, createAsset fields per
-//     createAsset request, the most assets of one event name, and the names with an asset over
-//     the events (1 and 1: exactly one asset per event).
+//   - events/request: createAsset fields per createAsset request (the minimal loops send one);
+//   - max-assets/name, names/event: in Processes/bulk, the most assets of one event name, and
+//     the names with an asset over the events (1 and 1: exactly one asset per event).
 //
 // allocs/op and B/op count every allocation of the process per event, the server's and the
 // sandbox's included, so they compare the service with the minimal loop rather than stand

@@ -26,7 +26,8 @@ import (
 
 var procsBacklog = flag.Int("procs-backlog", 1_000_000, "events published before BenchmarkProcesses/backlog starts its replica")
 
-// BenchmarkProcesses runs the binaries as they are deployed: a nats-server process built from
+// BenchmarkProcesses runs the binaries as they are deployed (the consumer built as the
+// Dockerfile builds it, see testbin.Deployed): a nats-server process built from
 // the module's nats-server, the Amplience sandbox as `consumer sandbox`, events published with
 // `consumer publish`, and `consumer run` replicas, each its own process. Memory is read from
 // the replica's /proc entry.
@@ -38,8 +39,8 @@ var procsBacklog = flag.Int("procs-backlog", 1_000_000, "events published before
 //     for the budget, and a new one started; it reports how long the stop took and how long
 //     the new replica took to ingest its first event (b.N is not used: -benchtime 1x).
 //   - backlog: one replica processes b.N events of a backlog of -procs-backlog (a million by
-//     default); it reports events/s, its RSS after the first second and at most, and the most
-//     goroutines it ran.
+//     default); it reports events/s, its RSS after the first second, at most of the samples
+//     taken each second and at its peak (VmHWM), and the most goroutines it ran.
 //   - bulk: one and three replicas in the default configuration (AMPLIENCE_RATE_LIMIT=60/m,
 //     AMPLIENCE_BATCH_SIZE=25) drain a backlog of b.N events against a sandbox that answers 429
 //     above 60 requests a minute, as Amplience does; it reports events/s, the 429s, the events
@@ -157,10 +158,13 @@ func BenchmarkProcesses(b *testing.B) {
 		elapsed := time.Since(start)
 		close(done)
 		wg.Wait()
+		// The kernel's own high-water mark, between the samples too, taken before the stop.
+		peak := procStatus(rep.cmd.Process.Pid, "VmHWM")
 		b.StopTimer()
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 		b.ReportMetric(float64(firstRSS)/(1<<20), "rss-1s-MB")
 		b.ReportMetric(float64(maxRSS)/(1<<20), "rss-max-MB")
+		b.ReportMetric(float64(peak)/(1<<20), "rss-peak-MB")
 		b.ReportMetric(float64(maxG), "max-goroutines")
 		b.ReportMetric(float64(total), "backlog")
 	})
@@ -174,7 +178,7 @@ func buildBinaries(tb testing.TB) binaries {
 	dir := tb.TempDir()
 	var bin binaries
 	var err error
-	if bin.consumer, err = testbin.Build(dir, "./cmd/consumer"); err != nil {
+	if bin.consumer, err = testbin.Deployed(dir, "./cmd/consumer"); err != nil {
 		tb.Fatal(err)
 	}
 	if bin.natsServer, err = testbin.Build(dir, "github.com/nats-io/nats-server/v2"); err != nil {
@@ -405,7 +409,11 @@ func waitUntil(tb testing.TB, timeout time.Duration, what string, cond func() bo
 }
 
 // procRSS returns the resident set of process pid in bytes, 0 when unknown.
-func procRSS(pid int) int64 {
+func procRSS(pid int) int64 { return procStatus(pid, "VmRSS") }
+
+// procStatus returns field (VmRSS, VmHWM: a size in kB) of process pid's status in bytes, 0
+// when unknown.
+func procStatus(pid int, field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
@@ -413,7 +421,7 @@ func procRSS(pid int) int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}

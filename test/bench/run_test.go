@@ -25,7 +25,8 @@ var arms = []arm{
 
 // drain measures b.N events through the consumer started by a: the consumer is started first,
 // then the events are published as fast as the stream confirms them, and the clock stops when
-// the last completion arrives. It reports events/s, cpu-ms/event, allocations and peak RSS.
+// the last completion arrives. It reports events/s, cpu-ms/event, allocations, peak RSS, and
+// the createAsset fields per createAsset request (1 for the minimal loops).
 func drain(b *testing.B, r *rig, a arm) {
 	c := r.collect()
 	a.start(r)
@@ -41,6 +42,9 @@ func drain(b *testing.B, r *rig, a arm) {
 	report(b, from, to, b.N)
 	reportPeakRSS(b)
 	b.ReportMetric(float64(r.conns.Load()), "http-conns")
+	st := r.sandbox.Stats()
+	requests := st.ByOperation["CreateAsset"] + st.ByOperation["CreateAssets"]
+	b.ReportMetric(float64(st.ByRootField["createAsset"])/float64(max(requests, 1)), "events/request")
 }
 
 // paced measures latency: b.N events published at rate per second (each at its own time, not
