@@ -6,7 +6,9 @@ import (
 	"net/url"
 	"strings"
 
-	"go.opentelemetry.io/contrib/exporters/autoexport"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -42,14 +44,35 @@ func newSpanExporter(ctx context.Context, lookup func(string) (string, bool), ov
 			}
 		}
 	}
-	exp, err = autoexport.NewSpanExporter(ctx)
+	exp, err = newExporter(ctx, kind, lookup)
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the %s trace exporter (check OTEL_EXPORTER_OTLP_PROTOCOL and the other OTEL_EXPORTER_OTLP_* settings): %w", kind, err)
 	}
-	if autoexport.IsNoneSpanExporter(exp) {
-		return nil, "none", nil
-	}
 	return exp, kind, nil
+}
+
+// newExporter makes the exporter of kind, otlp or console, as
+// go.opentelemetry.io/contrib/exporters/autoexport would: OTLP over the
+// protocol OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL
+// names (http/protobuf by default), each exporter reading its own
+// OTEL_EXPORTER_OTLP_* settings. autoexport itself would also link the log and
+// metric exporters, which the service never uses, into every replica.
+func newExporter(ctx context.Context, kind string, lookup func(string) (string, bool)) (sdktrace.SpanExporter, error) {
+	if kind == "console" {
+		return stdouttrace.New()
+	}
+	proto := env(lookup, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	if proto == "" {
+		proto = env(lookup, "OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	switch proto {
+	case "", "http/protobuf":
+		return otlptracehttp.New(ctx)
+	case "grpc":
+		return otlptracegrpc.New(ctx)
+	default:
+		return nil, fmt.Errorf("OTLP protocol %q is not supported; use http/protobuf or grpc", proto)
+	}
 }
 
 // checkOTLPHeaders validates the W3C-baggage-style list the OTLP exporters

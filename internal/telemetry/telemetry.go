@@ -100,9 +100,11 @@ type Telemetry struct {
 //     nowhere. This deliberately differs from the SDK default (OTLP to
 //     localhost:4318) so a laptop running `consumer dev` without a collector
 //     does not log export failures forever.
-//   - Otherwise go.opentelemetry.io/contrib/exporters/autoexport picks the
-//     exporter: "otlp" (the default once an endpoint is set; protocol from
-//     OTEL_EXPORTER_OTLP_PROTOCOL) or "console" (stdout), behind a batching
+//   - Otherwise the exporter is chosen as
+//     go.opentelemetry.io/contrib/exporters/autoexport would choose it: "otlp"
+//     (the default once an endpoint is set; protocol from
+//     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL,
+//     http/protobuf or grpc) or "console" (stdout), behind a batching
 //     processor.
 //
 // Sampling follows OTEL_TRACES_SAMPLER as the SDK reads it

@@ -124,6 +124,23 @@ func TestSetupRejectsBadConfiguration(t *testing.T) {
 			wantText: "use otlp, console or none",
 		},
 		{
+			name: "unknown OTLP protocol",
+			env: map[string]string{
+				"OTEL_TRACES_EXPORTER":        "otlp",
+				"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+			},
+			wantText: `OTLP protocol "http/json" is not supported; use http/protobuf or grpc`,
+		},
+		{
+			name: "the traces protocol wins",
+			env: map[string]string{
+				"OTEL_TRACES_EXPORTER":               "otlp",
+				"OTEL_EXPORTER_OTLP_PROTOCOL":        "grpc",
+				"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "udp",
+			},
+			wantText: `OTLP protocol "udp" is not supported`,
+		},
+		{
 			name: "header without equals",
 			env: map[string]string{
 				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1",
