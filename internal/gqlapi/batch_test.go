@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -542,28 +543,30 @@ func TestBatcherChecksEachMemberBeforeSending(t *testing.T) {
 	}
 }
 
-// TestBatcherPartialRequestWaitsForTheOneInFlight: with no budget to wait for, calls that
-// arrive while a request is in flight wait for it and share the next request, unless a full
-// batch waits: that one goes beside it, up to MaxInFlight.
-func TestBatcherPartialRequestWaitsForTheOneInFlight(t *testing.T) {
-	t.Parallel()
-	f := newFakeAmplience(t)
-	release := make(chan struct{})
-	open := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(open) // a failing test must not leave the held request behind
-	first := true
-	var mu sync.Mutex
+// heldAPI answers as assetsAPI(0) does, but holds the first request until the returned
+// function is called (at the latest when the test ends).
+func heldAPI(t *testing.T, f *fakeAmplience) (release func()) {
+	held := make(chan struct{})
+	release = sync.OnceFunc(func() { close(held) })
+	t.Cleanup(release) // a failing test must not leave the held request behind
+	var seen atomic.Bool
 	answer := assetsAPI(0)
 	f.setAPI(func(w http.ResponseWriter, r *http.Request, req apiRequest) {
-		mu.Lock()
-		hold := first
-		first = false
-		mu.Unlock()
-		if hold {
-			<-release
+		if !seen.Swap(true) {
+			<-held
 		}
 		answer(w, r, req)
 	})
+	return release
+}
+
+// TestBatcherPartialRequestWaitsForTheOneInFlight: with no budget to wait for, calls that
+// arrive while a shared request that is not full is in flight wait for it and share the next
+// request, unless a full batch waits: that one goes beside it, up to MaxInFlight.
+func TestBatcherPartialRequestWaitsForTheOneInFlight(t *testing.T) {
+	t.Parallel()
+	f := newFakeAmplience(t)
+	release := heldAPI(t, f)
 	b, err := NewBatcher(newTestClient(t, f, nil), BatchOptions{Size: 4, MaxInFlight: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -595,7 +598,7 @@ func TestBatcherPartialRequestWaitsForTheOneInFlight(t *testing.T) {
 	if n := len(f.requests()); n != 2 {
 		t.Fatalf("%d requests with the first still in flight, want 2 (it and one full batch)", n)
 	}
-	open()
+	release()
 	for range 7 {
 		if r := <-results; r.Err != nil {
 			t.Errorf("call failed: %v", r.Err)
@@ -603,5 +606,50 @@ func TestBatcherPartialRequestWaitsForTheOneInFlight(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int{1, 4, 2}, requestSizes(f)); diff != "" {
 		t.Errorf("events per request (-want +got):\n%s", diff)
+	}
+}
+
+// TestBatcherAloneCallsAndPartialRequestsDoNotWaitForEachOther: a call to be sent alone (a
+// retry) does not wait for a shared request that is not full, and a shared request does not
+// wait for a request sent alone.
+func TestBatcherAloneCallsAndPartialRequestsDoNotWaitForEachOther(t *testing.T) {
+	t.Parallel()
+	for _, heldAlone := range []bool{false, true} {
+		t.Run(fmt.Sprintf("held alone %v", heldAlone), func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAmplience(t)
+			release := heldAPI(t, f)
+			b, err := NewBatcher(newTestClient(t, f, nil), BatchOptions{Size: 4, MaxInFlight: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 2)
+			call := func(alone bool, name string) {
+				ctx := t.Context()
+				if alone {
+					ctx = Alone(ctx)
+				}
+				go func() {
+					in := testInput
+					in.Name = name
+					_, err := b.CreateAsset(ctx, in)
+					done <- err
+				}()
+			}
+
+			call(heldAlone, "held") // held by the API
+			waitFor(t, func() bool { return len(f.requests()) == 1 })
+			call(!heldAlone, "beside")
+			if err := <-done; err != nil {
+				t.Fatalf("the call beside the held request: %v", err)
+			}
+			release()
+			if err := <-done; err != nil {
+				t.Errorf("the held call: %v", err)
+			}
+			if diff := cmp.Diff([][]string{{"held"}, {"beside"}}, requestNames(f)); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

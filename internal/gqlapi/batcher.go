@@ -41,11 +41,13 @@ const growAfter = 8
 // fill a batch. It is safe for concurrent use and needs no closing: its goroutines end when no
 // call waits.
 //
-// A request that is not full never starts while another is in flight: the calls that arrive
-// meanwhile wait for that request to end and then share the next one, as Nagle's algorithm
-// gathers small writes while one is unacknowledged. Only full batches go side by side, up to
-// MaxInFlight. So a trickle of calls costs one request per call, as it must, while calls that
-// arrive faster than the API answers fill requests instead of taking more of them.
+// A shared request that is not full never starts while another such request is in flight: the
+// calls that arrive meanwhile wait for it to end and then share the next request, as Nagle's
+// algorithm gathers small writes while one is unacknowledged. Full batches, and calls marked
+// [Alone], go beside it up to MaxInFlight; an Alone call (a retry, perhaps of an input that
+// makes requests hang) holds up no other call. So a trickle of calls costs one request per
+// call, as it must, while calls that arrive faster than the API answers fill requests instead
+// of taking more of them.
 //
 // Each call keeps a span of its own (its alias and the batch size, linked to the request's
 // client span); a call marked with [Alone] gets a request of its own. A request refused before
@@ -66,6 +68,7 @@ type Batcher struct {
 	mu       sync.Mutex
 	queue    []*member
 	inflight int                // requests sent and not yet answered
+	partial  int                // of those, shared requests that were not full
 	running  bool               // the sender goroutine runs
 	stopWait context.CancelFunc // ends the sender's wait for the budget; set while it waits
 	current  int                // the batch size now
@@ -278,28 +281,33 @@ func (b *Batcher) run() {
 		if !aborted {
 			batch = b.take()
 		}
+		partial := len(batch) > 0 && len(batch) < b.current && !batch[0].alone
+		if partial && err == nil {
+			b.partial++
+		}
 		b.mu.Unlock()
 		cancel()
 		switch {
 		case len(batch) == 0:
-			b.release()
+			b.release(false)
 		case err != nil:
-			b.release()
+			b.release(false)
 			for _, m := range batch {
 				m.done <- failed(budgetError(m.op(), err))
 			}
 		default:
 			go func() {
-				defer b.release()
+				defer b.release(partial)
 				b.send(batch)
 			}()
 		}
 	}
 }
 
-// acquire waits until a request may start, and counts it in flight: when none is in flight,
-// or when a full batch waits and fewer than the most requests are in flight. It reports
-// false, and marks the sender stopped, when no call waits.
+// acquire waits until a request may start, and counts it in flight: fewer than the most
+// requests are in flight, and either no shared request that is not full is among them, or a
+// full batch waits, or the next call is to be sent alone. It reports false, and marks the
+// sender stopped, when no call waits.
 func (b *Batcher) acquire() bool {
 	for {
 		b.mu.Lock()
@@ -308,7 +316,7 @@ func (b *Batcher) acquire() bool {
 			b.running = false
 			b.mu.Unlock()
 			return false
-		case b.inflight == 0 || b.inflight < b.slots && len(b.queue) >= b.current:
+		case b.inflight < b.slots && (b.partial == 0 || len(b.queue) >= b.current || b.queue[0].alone):
 			b.inflight++
 			b.mu.Unlock()
 			return true
@@ -318,10 +326,14 @@ func (b *Batcher) acquire() bool {
 	}
 }
 
-// release counts a request, or a slot taken for one that was not sent, out of flight.
-func (b *Batcher) release() {
+// release counts a request, or a slot taken for one that was not sent, out of flight;
+// partial says the request was counted as shared and not full.
+func (b *Batcher) release(partial bool) {
 	b.mu.Lock()
 	b.inflight--
+	if partial {
+		b.partial--
+	}
 	b.mu.Unlock()
 	b.wake()
 }
