@@ -305,9 +305,10 @@ func (b *Batcher) run() {
 }
 
 // acquire waits until a request may start, and counts it in flight: fewer than the most
-// requests are in flight, and either no shared request that is not full is among them, or a
-// full batch waits, or the next call is to be sent alone. It reports false, and marks the
-// sender stopped, when no call waits.
+// requests are in flight, and either no shared request that is not full is among them, or as
+// many calls as a full batch holds wait (of either kind: the request may then carry fewer), or
+// the next call is to be sent alone. It reports false, and marks the sender stopped, when no
+// call waits.
 func (b *Batcher) acquire() bool {
 	for {
 		b.mu.Lock()
