@@ -543,9 +543,12 @@ func TestBatcherChecksEachMemberBeforeSending(t *testing.T) {
 	}
 }
 
-// heldAPI answers as assetsAPI(0) does, but holds the first request until the returned
-// function is called (at the latest when the test ends).
-func heldAPI(t *testing.T, f *fakeAmplience) (release func()) {
+// heldBatcher returns a Batcher of 4 calls per request and 3 requests in flight, sending
+// through a fake API that answers as assetsAPI(0) does but holds the first request until the
+// returned function is called (at the latest when the test ends).
+func heldBatcher(t *testing.T) (f *fakeAmplience, b *Batcher, release func()) {
+	t.Helper()
+	f = newFakeAmplience(t)
 	held := make(chan struct{})
 	release = sync.OnceFunc(func() { close(held) })
 	t.Cleanup(release) // a failing test must not leave the held request behind
@@ -557,7 +560,21 @@ func heldAPI(t *testing.T, f *fakeAmplience) (release func()) {
 		}
 		answer(w, r, req)
 	})
-	return release
+	b, err := NewBatcher(newTestClient(t, f, nil), BatchOptions{Size: 4, MaxInFlight: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, b, release
+}
+
+// createAsync calls b.CreateAsset for an input named name and sends its result to out.
+func createAsync(ctx context.Context, b *Batcher, name string, out chan<- BatchResult) {
+	go func() {
+		in := testInput
+		in.Name = name
+		a, err := b.CreateAsset(ctx, in)
+		out <- BatchResult{Asset: a, Err: err}
+	}()
 }
 
 // TestBatcherPartialRequestWaitsForTheOneInFlight: with no budget to wait for, calls that
@@ -565,21 +582,9 @@ func heldAPI(t *testing.T, f *fakeAmplience) (release func()) {
 // request, unless a full batch waits: that one goes beside it, up to MaxInFlight.
 func TestBatcherPartialRequestWaitsForTheOneInFlight(t *testing.T) {
 	t.Parallel()
-	f := newFakeAmplience(t)
-	release := heldAPI(t, f)
-	b, err := NewBatcher(newTestClient(t, f, nil), BatchOptions{Size: 4, MaxInFlight: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, b, release := heldBatcher(t)
 	results := make(chan BatchResult, 7)
-	call := func(i int) {
-		go func() {
-			in := testInput
-			in.Name = fmt.Sprint("e", i)
-			a, err := b.CreateAsset(t.Context(), in)
-			results <- BatchResult{Asset: a, Err: err}
-		}()
-	}
+	call := func(i int) { createAsync(t.Context(), b, fmt.Sprint("e", i), results) }
 
 	call(0) // alone: sent at once, and held by the API
 	waitFor(t, func() bool { return len(f.requests()) == 1 })
@@ -617,35 +622,25 @@ func TestBatcherAloneCallsAndPartialRequestsDoNotWaitForEachOther(t *testing.T) 
 	for _, heldAlone := range []bool{false, true} {
 		t.Run(fmt.Sprintf("held alone %v", heldAlone), func(t *testing.T) {
 			t.Parallel()
-			f := newFakeAmplience(t)
-			release := heldAPI(t, f)
-			b, err := NewBatcher(newTestClient(t, f, nil), BatchOptions{Size: 4, MaxInFlight: 3})
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 2)
+			f, b, release := heldBatcher(t)
+			done := make(chan BatchResult, 2)
 			call := func(alone bool, name string) {
 				ctx := t.Context()
 				if alone {
 					ctx = Alone(ctx)
 				}
-				go func() {
-					in := testInput
-					in.Name = name
-					_, err := b.CreateAsset(ctx, in)
-					done <- err
-				}()
+				createAsync(ctx, b, name, done)
 			}
 
 			call(heldAlone, "held") // held by the API
 			waitFor(t, func() bool { return len(f.requests()) == 1 })
 			call(!heldAlone, "beside")
-			if err := <-done; err != nil {
-				t.Fatalf("the call beside the held request: %v", err)
+			if r := <-done; r.Err != nil {
+				t.Fatalf("the call beside the held request: %v", r.Err)
 			}
 			release()
-			if err := <-done; err != nil {
-				t.Errorf("the held call: %v", err)
+			if r := <-done; r.Err != nil {
+				t.Errorf("the held call: %v", r.Err)
 			}
 			if diff := cmp.Diff([][]string{{"held"}, {"beside"}}, requestNames(f)); diff != "" {
 				t.Errorf("requests (-want +got):\n%s", diff)
